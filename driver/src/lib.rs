@@ -1,0 +1,10 @@
+//! Multi-store Glance cinder image store: configuration, Keystone auth, a Cinder v3 client
+//! and the `Stores` object that adds, reads, sizes, deletes and upgrades image locations.
+
+pub mod config;
+pub mod error;
+pub mod ini;
+
+pub use config::GlanceConfig;
+pub use error::{ConfigError, DriverError};
+pub mod location;
