@@ -7,4 +7,8 @@ pub mod ini;
 
 pub use config::GlanceConfig;
 pub use error::{ConfigError, DriverError};
+pub mod auth;
+pub mod backoff;
+pub mod client;
+pub mod hashing;
 pub mod location;

@@ -1,0 +1,86 @@
+//! Bounded waiting: the 0.5·2ⁿ s schedule (capped at 15 s) for status polls and retries.
+
+use std::time::Duration;
+
+/// Longest single sleep between two polls.
+pub const MAX_DELAY: Duration = Duration::from_secs(15);
+
+/// Sleep before poll number `attempt + 1`: 0.5 s, 1 s, 2 s, 4 s, 8 s, 15 s, 15 s, ...
+pub fn poll_delay(attempt: u32) -> Duration {
+    let millis = 500u64.saturating_mul(1u64 << attempt.min(16));
+    Duration::from_millis(millis).min(MAX_DELAY)
+}
+
+/// Wait before attachment-create attempt `attempt + 1` after Cinder said the volume is busy
+/// (upstream's 2, 4, 8, 10, 10 s).
+pub fn attachment_retry_delay(attempt: u32) -> Duration {
+    Duration::from_secs((2u64 << attempt.min(8)).min(10))
+}
+
+/// The sleeps a poll makes within `budget`: the schedule truncated so the sum never
+/// exceeds the budget (the last sleep is shortened). Upstream counts the budget as the sum
+/// of sleeps; cinderbox additionally never sleeps past it.
+pub fn schedule(budget: Duration) -> Vec<Duration> {
+    let mut out = Vec::new();
+    let mut total = Duration::ZERO;
+    let mut attempt = 0;
+    while total < budget && attempt < 10_000 {
+        let delay = poll_delay(attempt).min(budget - total);
+        total += delay;
+        out.push(delay);
+        attempt += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(values: &[u64]) -> Vec<Duration> {
+        values.iter().map(|v| Duration::from_millis(*v)).collect()
+    }
+
+    fn check(budget_ms: u64, expected: Vec<Duration>) {
+        assert_eq!(
+            schedule(Duration::from_millis(budget_ms)),
+            expected,
+            "budget {budget_ms} ms"
+        );
+    }
+
+    #[test]
+    fn poll_schedule() {
+        check(0, vec![]);
+        check(300, ms(&[300]));
+        check(500, ms(&[500]));
+        check(2_000, ms(&[500, 1_000, 500]));
+        check(
+            60_000,
+            ms(&[500, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 14_500]),
+        );
+    }
+
+    #[test]
+    fn delays() {
+        let cases = [(0, 500), (1, 1_000), (4, 8_000), (5, 15_000), (40, 15_000)];
+        for (attempt, expected_ms) in cases {
+            assert_eq!(
+                poll_delay(attempt),
+                Duration::from_millis(expected_ms),
+                "attempt {attempt}"
+            );
+        }
+        let retry: Vec<u64> = (0..6)
+            .map(|a| attachment_retry_delay(a).as_secs())
+            .collect();
+        assert_eq!(retry, vec![2, 4, 8, 10, 10, 10]);
+    }
+
+    #[test]
+    fn upstream_300_s_budget_is_bounded() {
+        let sleeps = schedule(Duration::from_secs(300));
+        assert_eq!(sleeps.iter().sum::<Duration>(), Duration::from_secs(300));
+        assert!(sleeps.len() < 30, "{} sleeps", sleeps.len());
+    }
+}
