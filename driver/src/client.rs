@@ -244,6 +244,8 @@ impl CinderClient {
                 Ok((413, Some(after), _)) => Some(Duration::from_secs(*after).min(MAX_RETRY_AFTER)),
                 Ok((503, _, _)) => Some(poll_delay(attempt)),
                 Ok((502 | 504, _, _)) if idempotent => Some(poll_delay(attempt)),
+                // upstream retries attachment deletes on 500
+                Ok((500, _, _)) if method == Method::DELETE => Some(poll_delay(attempt)),
                 Err(DriverError::Unreachable { .. } | DriverError::RequestTimeout { .. })
                     if idempotent =>
                 {

@@ -10,5 +10,13 @@ pub use error::{ConfigError, DriverError};
 pub mod auth;
 pub mod backoff;
 pub mod client;
+pub mod connector;
 pub mod hashing;
 pub mod location;
+pub mod store;
+pub mod upload;
+pub mod volume;
+
+pub use hashing::HashAlgo;
+pub use store::{ImageReader, StoreInfo, StoreState, Stores};
+pub use upload::{AddRequest, AddResult};

@@ -1,0 +1,394 @@
+//! The add (upload) flow: create, attach, stream with hashing, grow, verify, or clean up.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+
+use crate::client::CinderClient;
+use crate::config::GIB;
+use crate::connector::AccessMode;
+use crate::error::DriverError;
+use crate::hashing::{HashAlgo, ImageHasher};
+use crate::store::CinderStore;
+use crate::volume::{attach, cleanup_volume, detach, wait_for_status, Attached};
+
+/// Largest chunk read and written at once; also the most the driver ever holds in memory.
+pub const CHUNK_BYTES: usize = 4 << 20;
+
+/// What to upload.
+#[derive(Clone, Debug)]
+pub struct AddRequest {
+    pub image_id: String,
+    /// Declared size; `None` when unknown (the volume then grows as data arrives).
+    pub size: Option<u64>,
+    pub hashing_algo: HashAlgo,
+    /// Owner recorded in `image_owner`; defaults to the store's project.
+    pub image_owner: Option<String>,
+}
+
+impl AddRequest {
+    pub fn new(image_id: &str, size: Option<u64>) -> AddRequest {
+        AddRequest {
+            image_id: image_id.to_string(),
+            size,
+            hashing_algo: HashAlgo::default(),
+            image_owner: None,
+        }
+    }
+}
+
+/// Glance's 5-tuple: location, size, md5, multihash and `{store}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AddResult {
+    pub location: String,
+    pub size: u64,
+    pub checksum: String,
+    pub multihash: String,
+    pub store: String,
+}
+
+/// Volume size for an image: ceil-GiB, at least 1.
+pub fn size_gb_for(size: Option<u64>) -> u64 {
+    size.map_or(1, |s| s.div_ceil(GIB).max(1))
+}
+
+/// GiB to add so that `needed` bytes fit in a volume of `size_gb`.
+pub fn extra_gb(size_gb: u64, needed: u64) -> u64 {
+    needed
+        .saturating_sub(size_gb.saturating_mul(GIB))
+        .div_ceil(GIB)
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full(data: &mut dyn Read, buf: &mut [u8]) -> Result<usize, DriverError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match data.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(DriverError::Io {
+                    path: "the image data being uploaded".into(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(filled)
+}
+
+fn write_error(store: &CinderStore, volume_id: &str, source: std::io::Error) -> DriverError {
+    match source.raw_os_error() {
+        Some(28 | 27) => DriverError::StorageFull {
+            store: store.name.clone(),
+            message: format!("the device of volume {volume_id} is full: {source}"),
+        },
+        _ => DriverError::Io {
+            path: format!("volume {volume_id}"),
+            source,
+        },
+    }
+}
+
+pub(crate) fn add(
+    store: &CinderStore,
+    request: &AddRequest,
+    data: &mut dyn Read,
+) -> Result<AddResult, DriverError> {
+    let client = &store.client;
+    let owner = match &request.image_owner {
+        Some(o) => o.clone(),
+        None => client.project_id()?,
+    };
+    let name = format!("image-{}", request.image_id);
+    let metadata = |size: u64| -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("glance_image_id".to_string(), request.image_id.clone()),
+            ("image_size".to_string(), size.to_string()),
+            ("image_owner".to_string(), owner.clone()),
+        ])
+    };
+    let size_gb = size_gb_for(request.size);
+    let volume_type = store.options.volume_type.as_deref();
+    let volume = match client.create_volume(
+        size_gb,
+        &name,
+        volume_type,
+        &metadata(request.size.unwrap_or(0)),
+    ) {
+        Ok(v) => v,
+        Err(e) => {
+            if matches!(
+                e,
+                DriverError::RequestTimeout { .. } | DriverError::Unreachable { .. }
+            ) {
+                remove_orphans(store, &name);
+            }
+            return Err(e);
+        }
+    };
+    let mut attachments = Vec::new();
+    let result = fill(
+        store,
+        request,
+        &volume.id,
+        size_gb,
+        data,
+        &mut attachments,
+        &metadata,
+    );
+    match result {
+        Ok((size, sums)) => Ok(AddResult {
+            location: store.location(&volume.id),
+            size,
+            checksum: sums.checksum,
+            multihash: sums.multihash,
+            store: store.name.clone(),
+        }),
+        Err(e) => {
+            tracing::warn!(store = %store.name, volume_id = %volume.id, error = %e, "upload failed, removing the volume");
+            let _ = cleanup_volume(client, &store.options, &volume.id, &attachments);
+            Err(e)
+        }
+    }
+}
+
+/// After a create whose answer was lost, the volume may exist anyway: remove it by name.
+fn remove_orphans(store: &CinderStore, name: &str) {
+    match store
+        .client
+        .list_volumes(Some(&crate::client::name_filter(name)))
+    {
+        Ok(volumes) => {
+            for v in volumes.iter().filter(|v| v.name.as_deref() == Some(name)) {
+                let _ = cleanup_volume(&store.client, &store.options, &v.id, &[]);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(store = %store.name, name, error = %e, "cannot look for a volume the failed create may have left")
+        }
+    }
+}
+
+fn attach_rw(
+    store: &CinderStore,
+    volume_id: &str,
+    attachments: &mut Vec<String>,
+    offset: u64,
+) -> Result<Attached, DriverError> {
+    let mut attached = attach(
+        &store.client,
+        &store.options,
+        volume_id,
+        AccessMode::ReadWrite,
+    )?;
+    attachments.push(attached.attachment_id.clone());
+    attached
+        .file
+        .seek(SeekFrom::Start(offset))
+        .map_err(|source| DriverError::Io {
+            path: format!("volume {volume_id}"),
+            source,
+        })?;
+    Ok(attached)
+}
+
+fn extend_failed(store: &CinderStore, err: DriverError) -> DriverError {
+    match err {
+        DriverError::UnexpectedStatus {
+            volume_id, status, ..
+        } if status == "error_extending" => DriverError::StorageFull {
+            store: store.name.clone(),
+            message: format!("extending volume {volume_id} failed (status {status})"),
+        },
+        other => other,
+    }
+}
+
+/// Grows the volume by `extra` GiB, offline (detach, extend, re-attach at `written`) or
+/// online with `cinder_do_extend_attached`. The device is never truncated.
+fn grow(
+    store: &CinderStore,
+    volume_id: &str,
+    attached: Attached,
+    new_size_gb: u64,
+    written: u64,
+    attachments: &mut Vec<String>,
+) -> Result<Attached, DriverError> {
+    let client: &CinderClient = &store.client;
+    let budget = store.options.state_transition_timeout();
+    if store.options.do_extend_attached {
+        client.extend(volume_id, new_size_gb)?;
+        wait_for_status(client, volume_id, &["extending"], "in-use", budget)
+            .map_err(|e| extend_failed(store, e))?;
+        attached.connector().extend()?;
+        return Ok(attached);
+    }
+    detach(client, attached, true)?;
+    attachments.pop();
+    wait_for_status(
+        client,
+        volume_id,
+        &["detaching", "in-use"],
+        "available",
+        budget,
+    )?;
+    client.extend(volume_id, new_size_gb)?;
+    wait_for_status(client, volume_id, &["extending"], "available", budget)
+        .map_err(|e| extend_failed(store, e))?;
+    attach_rw(store, volume_id, attachments, written)
+}
+
+type Metadata<'a> = dyn Fn(u64) -> BTreeMap<String, String> + 'a;
+
+fn fill(
+    store: &CinderStore,
+    request: &AddRequest,
+    volume_id: &str,
+    mut size_gb: u64,
+    data: &mut dyn Read,
+    attachments: &mut Vec<String>,
+    metadata: &Metadata,
+) -> Result<(u64, crate::hashing::Checksums), DriverError> {
+    let client = &store.client;
+    let budget = store.options.state_transition_timeout();
+    let volume = wait_for_status(client, volume_id, &["creating"], "available", budget)?;
+    if let Some(wanted) = &store.options.volume_type {
+        if volume.volume_type.as_deref() != Some(wanted.as_str()) {
+            return Err(DriverError::Inconsistent(format!(
+                "volume {volume_id} was created with type {:?} instead of '{wanted}'",
+                volume.volume_type
+            )));
+        }
+    }
+    let mut hasher = ImageHasher::new(request.hashing_algo);
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    let mut written: u64 = 0;
+    let mut attached = attach_rw(store, volume_id, attachments, 0)?;
+    // bounded by the input: every pass consumes one non-empty chunk
+    loop {
+        let n = read_full(data, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        let needed = written + n as u64;
+        if let Some(size) = request.size {
+            if needed > size {
+                return Err(DriverError::SizeMismatch(format!(
+                    "Size exceeds: the image was declared as {size} bytes but more data arrived"
+                )));
+            }
+        }
+        let extra = extra_gb(size_gb, needed);
+        if extra > 0 {
+            size_gb += extra;
+            attached = grow(store, volume_id, attached, size_gb, written, attachments)?;
+        }
+        attached
+            .file
+            .write_all(&buf[..n])
+            .map_err(|e| write_error(store, volume_id, e))?;
+        written = needed;
+    }
+    attached
+        .file
+        .flush()
+        .map_err(|e| write_error(store, volume_id, e))?;
+    detach(client, attached, true)?;
+    attachments.clear();
+    if let Some(size) = request.size {
+        if written != size {
+            return Err(DriverError::SizeMismatch(format!(
+                "Size mismatch: the image was declared as {size} bytes but {written} arrived"
+            )));
+        }
+    }
+    wait_for_status(
+        client,
+        volume_id,
+        &["detaching", "in-use"],
+        "available",
+        budget,
+    )?;
+    if request.size.is_none() {
+        client.replace_metadata(volume_id, &metadata(written))?;
+    }
+    client.set_readonly(volume_id, true)?;
+    let stored = client.show_volume(volume_id)?;
+    if stored.metadata.get("image_size").map(String::as_str) != Some(written.to_string().as_str()) {
+        return Err(DriverError::Inconsistent(format!(
+            "volume {volume_id} records image_size {:?} but {written} bytes were written",
+            stored.metadata.get("image_size")
+        )));
+    }
+    Ok((written, hasher.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_sizes() {
+        let cases = [
+            (None, 1),
+            (Some(0), 1),
+            (Some(1), 1),
+            (Some(GIB), 1),
+            (Some(GIB + 1), 2),
+            (Some(5 * GIB - 1), 5),
+        ];
+        for (size, expected) in cases {
+            assert_eq!(size_gb_for(size), expected, "{size:?}");
+        }
+    }
+
+    #[test]
+    fn growth_steps() {
+        let chunk = CHUNK_BYTES as u64;
+        let cases = [
+            (1, 0, 0),
+            (1, GIB, 0),
+            (1, GIB + 1, 1),
+            (1, GIB + chunk, 1),
+            (2, 2 * GIB + 1, 1),
+            (1, 3 * GIB, 2),
+        ];
+        for (size_gb, needed, expected) in cases {
+            assert_eq!(
+                extra_gb(size_gb, needed),
+                expected,
+                "{size_gb} GiB, {needed} bytes"
+            );
+        }
+    }
+
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(3);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_full_fills_across_short_reads() {
+        let cases: [(&[u8], usize, Vec<usize>); 3] = [
+            (b"abcdefgh", 4, vec![4, 4, 0]),
+            (b"abcde", 4, vec![4, 1, 0]),
+            (b"", 4, vec![0]),
+        ];
+        for (input, size, expected) in cases {
+            let mut reader = Trickle(input);
+            let mut buf = vec![0u8; size];
+            let mut got = Vec::new();
+            for _ in 0..expected.len() {
+                got.push(read_full(&mut reader, &mut buf).expect("reads"));
+            }
+            assert_eq!(got, expected, "{input:?}");
+        }
+    }
+}
