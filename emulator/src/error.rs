@@ -1,0 +1,262 @@
+//! The emulator's one error type and its single mapping to HTTP: Cinder's fault
+//! envelope (`{"itemNotFound": {"code": 404, "message": ..}}`) or Keystone's
+//! (`{"error": {"code", "title", "message"}}`).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    /// Missing, invalid, expired or revoked token. `identity_uri` goes in `WWW-Authenticate`.
+    #[error("The request you have made requires authentication.")]
+    Unauthorized { identity_uri: String },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    NotAcceptable(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Quota exceeded or request too large (Cinder answers both with 413 `overLimit`).
+    #[error("{message}")]
+    OverLimit { message: String },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    ServiceUnavailable(String),
+    /// An injected fault with an arbitrary status and envelope key.
+    #[error("{message}")]
+    Custom {
+        status: u16,
+        key: String,
+        message: String,
+    },
+    /// A bug or I/O failure on our side: logged once, answered as a bare 500.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::OverLimit { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Custom { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The key of Cinder's fault envelope.
+    pub fn cinder_key(&self) -> &str {
+        match self {
+            ApiError::BadRequest(_) => "badRequest",
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "itemNotFound",
+            ApiError::MethodNotAllowed(_) => "badMethod",
+            ApiError::Conflict(_) => "conflictingRequest",
+            ApiError::OverLimit { .. } => "overLimit",
+            ApiError::UnsupportedMediaType(_) => "badMediaType",
+            ApiError::Custom { key, .. } => key,
+            ApiError::NotAcceptable(_)
+            | ApiError::ServiceUnavailable(_)
+            | ApiError::Internal(_) => "computeFault",
+        }
+    }
+
+    /// The `title` of Keystone's error body.
+    fn keystone_title(&self) -> &'static str {
+        match self.status() {
+            StatusCode::BAD_REQUEST => "Bad Request",
+            StatusCode::UNAUTHORIZED => "Unauthorized",
+            StatusCode::FORBIDDEN => "Forbidden",
+            StatusCode::NOT_FOUND => "Not Found",
+            StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed",
+            StatusCode::CONFLICT => "Conflict",
+            StatusCode::PAYLOAD_TOO_LARGE => "Request Entity Too Large",
+            StatusCode::SERVICE_UNAVAILABLE => "Service Unavailable",
+            _ => "Internal Server Error",
+        }
+    }
+
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        ApiError::BadRequest(msg.into())
+    }
+
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        ApiError::NotFound(msg.into())
+    }
+
+    pub fn volume_not_found(id: impl std::fmt::Display) -> Self {
+        ApiError::NotFound(format!("Volume {id} could not be found."))
+    }
+
+    /// Cinder's wording for a policy refusal.
+    pub fn policy(action: &str) -> Self {
+        ApiError::Forbidden(format!("Policy doesn't allow {action} to be performed."))
+    }
+
+    /// Cinder's schema-validation wording.
+    pub fn invalid_field(field: &str, value: impl std::fmt::Display, reason: &str) -> Self {
+        ApiError::BadRequest(format!(
+            "Invalid input for field/attribute {field}. Value: {value}. {reason}"
+        ))
+    }
+
+    fn log_internal(&self) {
+        if let ApiError::Internal(detail) = self {
+            tracing::error!(%detail, "internal error");
+        }
+    }
+
+    fn unauthorized_response(identity_uri: &str) -> Response {
+        let body = json!({"error": {
+            "code": 401,
+            "title": "Unauthorized",
+            "message": "The request you have made requires authentication."
+        }});
+        let mut resp = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("Keystone uri=\"{identity_uri}\"")) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    }
+}
+
+/// Cinder-flavoured rendering (the default `IntoResponse`).
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log_internal();
+        match &self {
+            // keystonemiddleware answers before Cinder sees the request.
+            ApiError::Unauthorized { identity_uri } => Self::unauthorized_response(identity_uri),
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            _ => {
+                let status = self.status();
+                let mut inner = json!({"code": status.as_u16(), "message": self.to_string()});
+                if let ApiError::OverLimit { .. } = self {
+                    inner["retryAfter"] = json!("0");
+                }
+                let mut resp =
+                    (status, axum::Json(json!({ self.cinder_key(): inner }))).into_response();
+                if let ApiError::OverLimit { .. } = self {
+                    resp.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("0"));
+                }
+                resp
+            }
+        }
+    }
+}
+
+/// Keystone-flavoured rendering of the same error.
+#[derive(Debug)]
+pub struct KeystoneError(pub ApiError);
+
+impl From<ApiError> for KeystoneError {
+    fn from(e: ApiError) -> Self {
+        KeystoneError(e)
+    }
+}
+
+impl IntoResponse for KeystoneError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log_internal();
+        match &e {
+            ApiError::Unauthorized { identity_uri } => {
+                ApiError::unauthorized_response(identity_uri)
+            }
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            _ => {
+                let status = e.status();
+                let body = json!({"error": {
+                    "code": status.as_u16(),
+                    "title": e.keystone_title(),
+                    "message": e.to_string(),
+                }});
+                (status, axum::Json(body)).into_response()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(e: ApiError, status: u16, key: &str) {
+        assert_eq!(e.status().as_u16(), status, "{e:?}");
+        assert_eq!(e.cinder_key(), key, "{e:?}");
+    }
+
+    #[test]
+    fn every_variant_maps_to_cinder_s_status_and_key() {
+        check(ApiError::bad_request("x"), 400, "badRequest");
+        check(
+            ApiError::Unauthorized {
+                identity_uri: "u".into(),
+            },
+            401,
+            "unauthorized",
+        );
+        check(ApiError::policy("x"), 403, "forbidden");
+        check(ApiError::volume_not_found("v"), 404, "itemNotFound");
+        check(ApiError::MethodNotAllowed("x".into()), 405, "badMethod");
+        check(ApiError::NotAcceptable("x".into()), 406, "computeFault");
+        check(ApiError::Conflict("x".into()), 409, "conflictingRequest");
+        check(
+            ApiError::OverLimit {
+                message: "x".into(),
+            },
+            413,
+            "overLimit",
+        );
+        check(
+            ApiError::UnsupportedMediaType("x".into()),
+            415,
+            "badMediaType",
+        );
+        check(
+            ApiError::ServiceUnavailable("x".into()),
+            503,
+            "computeFault",
+        );
+        check(ApiError::Internal("x".into()), 500, "computeFault");
+        check(
+            ApiError::Custom {
+                status: 507,
+                key: "x".into(),
+                message: "m".into(),
+            },
+            507,
+            "x",
+        );
+    }
+
+    #[test]
+    fn over_limit_carries_retry_after() {
+        let r = ApiError::OverLimit {
+            message: "exceeds".into(),
+        }
+        .into_response();
+        assert_eq!(r.status(), 413);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "0");
+    }
+}

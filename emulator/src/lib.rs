@@ -1,0 +1,139 @@
+//! cinderbox-emulator: Keystone v3 and Cinder v3 on one local listener, devstack
+//! layout (`/identity`, `/volume`), with file-backed volumes and durable state.
+
+pub mod cinder;
+pub mod config;
+pub mod error;
+pub mod faults;
+pub mod keystone;
+pub mod testing;
+pub mod timefmt;
+pub mod volume;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use config::World;
+use keystone::token::TokenSigner;
+use volume::files::VolumeFiles;
+use volume::store::Store;
+
+/// Everything a request handler can reach.
+pub struct App {
+    pub world: Arc<World>,
+    pub store: Store,
+    pub files: VolumeFiles,
+    pub tokens: TokenSigner,
+    pub faults: faults::Faults,
+    /// `http://host:port`, as clients reach us.
+    pub base_url: String,
+    pub data_dir: PathBuf,
+}
+
+impl App {
+    pub fn identity_url(&self) -> String {
+        format!("{}/identity/v3", self.base_url)
+    }
+
+    pub fn volume_url(&self) -> String {
+        format!("{}/volume", self.base_url)
+    }
+
+    /// Opens the data dir: state, token key, volume files; seeds the world's volume
+    /// types on first start.
+    pub fn open(world: World, data_dir: &Path, base_url: String) -> anyhow::Result<App> {
+        std::fs::create_dir_all(data_dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let store = Store::open(data_dir)?;
+        let app = App {
+            tokens: TokenSigner::open(data_dir)?,
+            files: VolumeFiles::open(data_dir)?,
+            world: Arc::new(world),
+            store,
+            faults: faults::Faults::default(),
+            base_url,
+            data_dir: data_dir.to_path_buf(),
+        };
+        app.seed()?;
+        Ok(app)
+    }
+
+    /// Writes the world's volume types once per data dir (later API changes persist).
+    pub fn seed(&self) -> Result<(), error::ApiError> {
+        if self.store.meta("seeded")?.is_some() {
+            return Ok(());
+        }
+        let seeds = self.world.volume_types.clone();
+        self.store.write_blocking(move |tx| {
+            for t in seeds {
+                if tx.types().any(|x| x.name == t.name) {
+                    continue;
+                }
+                tx.put_type(volume::model::VolumeType {
+                    id: t.id,
+                    name: t.name,
+                    description: t.description,
+                    is_public: t.is_public,
+                    extra_specs: t.extra_specs,
+                    access: Default::default(),
+                });
+            }
+            Ok(())
+        })?;
+        self.store.set_meta("seeded", "1")
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(app: Arc<App>) -> Router {
+    keystone::router()
+        .merge(cinder::router())
+        .fallback(cinder::not_found)
+        .with_state(app)
+}
+
+/// The base URL clients should use for a listener bound to `addr`.
+pub fn base_url_for(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    format!("http://{ip}:{}", addr.port())
+}
+
+/// Serves until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    listener: TcpListener,
+    world: World,
+    data_dir: &Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let base_url = base_url_for(listener.local_addr()?);
+    let app = Arc::new(App::open(world, data_dir, base_url)?);
+    serve_app(listener, app, shutdown).await
+}
+
+/// Like [`serve`], for an [`App`] that is already open.
+pub async fn serve_app(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    volume::jobs::recover(&app).await?;
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

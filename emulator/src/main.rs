@@ -1,0 +1,137 @@
+//! `cinderbox-emulator serve`: parse flags, start tracing, load the world, bind, and
+//! hand the listener to the library.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use cinderbox_emulator::config::World;
+
+#[derive(Parser)]
+#[command(
+    name = "cinderbox-emulator",
+    version,
+    about = "A local Keystone v3 + Cinder v3 with file-backed volumes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve Keystone under /identity and Cinder under /volume on one listener.
+    Serve(ServeArgs),
+}
+
+#[derive(Parser)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8776")]
+    listen: SocketAddr,
+    /// Where state (SQLite) and volume files live.
+    #[arg(long, default_value = ".cinderbox")]
+    data_dir: PathBuf,
+    /// A world file (TOML) replacing the built-in default world.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Write a clouds.yaml (cloud `cinderbox`, admin credentials) to this path.
+    #[arg(long)]
+    clouds_yaml: Option<PathBuf>,
+    /// Write the base URL to this file once ready.
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let world = match &args.config {
+        Some(path) => World::load(path)?,
+        None => World::default_world(),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let base = cinderbox_emulator::base_url_for(listener.local_addr()?);
+    let app = std::sync::Arc::new(
+        cinderbox_emulator::App::open(world, &args.data_dir, base.clone())
+            .with_context(|| format!("cannot open data dir {}", args.data_dir.display()))?,
+    );
+    if let Some(path) = &args.clouds_yaml {
+        write_clouds_yaml(path, &app.identity_url(), &app.world)?;
+    }
+    println!(
+        "cinderbox-emulator ready: {base} (identity {})",
+        app.identity_url()
+    );
+    if let Some(path) = &args.ready_file {
+        std::fs::write(path, format!("{base}\n"))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    cinderbox_emulator::serve_app(listener, app, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+fn write_clouds_yaml(path: &Path, auth_url: &str, world: &World) -> anyhow::Result<()> {
+    let admin = world
+        .users
+        .iter()
+        .find(|u| u.roles.iter().any(|(_, r)| r == "admin"))
+        .context("the world has no admin user for clouds.yaml")?;
+    let (project_id, _) = admin
+        .roles
+        .iter()
+        .find(|(_, r)| r == "admin")
+        .expect("found above");
+    let project = world.project(project_id).context("admin project")?;
+    let text = format!(
+        "# Written by cinderbox-emulator; use with OS_CLOUD=cinderbox.\nclouds:\n  cinderbox:\n    auth:\n      auth_url: {auth_url}\n      username: {user}\n      password: {password}\n      project_name: {project}\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: {region}\n    identity_api_version: 3\n    volume_api_version: 3\n    interface: public\n",
+        user = admin.name,
+        password = admin.password,
+        project = project.name,
+        region = world.region,
+    );
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! An emulator in a background thread, for tests and the conformance suite:
+//! `Emulator::start(dir)` binds `127.0.0.1:0` over `dir` and returns once it serves.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::oneshot;
+
+use crate::config::World;
+use crate::App;
+
+pub struct Emulator {
+    /// `http://127.0.0.1:PORT`
+    pub base_url: String,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub app: Arc<App>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// The default world on a free port.
+    pub fn start(data_dir: &Path) -> anyhow::Result<Emulator> {
+        Emulator::start_with(data_dir, World::default_world(), "127.0.0.1:0".parse()?)
+    }
+
+    /// A given world on a given address (port 0 for a free one; reuse `addr` of a
+    /// stopped emulator to restart it where clients expect it).
+    pub fn start_with(data_dir: &Path, world: World, addr: SocketAddr) -> anyhow::Result<Emulator> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let dir = data_dir.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("cinderbox-emulator".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(anyhow::anyhow!(e)));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let started = async {
+                        let listener = tokio::net::TcpListener::bind(addr).await?;
+                        let local = listener.local_addr()?;
+                        let app = Arc::new(App::open(world, &dir, crate::base_url_for(local))?);
+                        crate::volume::jobs::recover(&app).await?;
+                        anyhow::Ok((listener, local, app))
+                    }
+                    .await;
+                    match started {
+                        Ok((listener, local, app)) => {
+                            let _ = ready_tx.send(Ok((local, app.clone())));
+                            let router = crate::router(app);
+                            let _ = axum::serve(listener, router)
+                                .with_graceful_shutdown(async {
+                                    let _ = stop_rx.await;
+                                })
+                                .await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+                // Dropping the runtime here also stops background jobs.
+            })?;
+        let (addr, app) = ready_rx
+            .recv()
+            .map_err(|_| anyhow::anyhow!("emulator thread died while starting"))??;
+        Ok(Emulator {
+            base_url: crate::base_url_for(addr),
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            app,
+            shutdown: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn identity_url(&self) -> String {
+        format!("{}/identity/v3", self.base_url)
+    }
+
+    /// Stops serving and waits for the thread; state stays in the data dir.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    /// Stops and starts again on the same address and data dir.
+    pub fn restart(self) -> anyhow::Result<Emulator> {
+        let (addr, dir, world) = (self.addr, self.data_dir.clone(), (*self.app.world).clone());
+        self.stop();
+        Emulator::start_with(&dir, world, addr)
+    }
+
+    fn halt(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}

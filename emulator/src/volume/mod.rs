@@ -1,0 +1,9 @@
+//! The volume domain: status machine, records, operations, durable store, data files
+//! and the background jobs of the emulated volume service.
+
+pub mod files;
+pub mod jobs;
+pub mod model;
+pub mod ops;
+pub mod status;
+pub mod store;

@@ -1,0 +1,370 @@
+//! Volume operations as plain functions over a store transaction: validation, quota,
+//! and status changes through `transition`. No HTTP here; errors carry Cinder's wording.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use super::model::{now, Volume, VolumeType};
+use super::status::{transition, AttachStatus, VolumeEvent, VolumeStatus};
+use super::store::Tx;
+use crate::config::World;
+use crate::error::ApiError;
+
+/// The caller of a domain operation, as far as the domain cares.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: String,
+    pub project_id: String,
+    pub is_admin: bool,
+}
+
+impl Caller {
+    /// Whether this caller may see `v` (admins see every project's volumes).
+    pub fn sees(&self, v: &Volume) -> bool {
+        self.is_admin || v.project_id == self.project_id
+    }
+}
+
+/// Cinder's refusal for a delete from the wrong status.
+pub const DELETE_REFUSED: &str = "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.";
+
+/// Moves `v` by `event`, stamping `updated_at`; the only way statuses change.
+pub fn apply(v: &mut Volume, event: VolumeEvent) -> Result<(), super::status::InvalidTransition> {
+    v.status = transition(v.status, event)?;
+    v.updated_at = Some(now());
+    Ok(())
+}
+
+/// A volume the caller may see, or Cinder's 404.
+pub fn visible<'t>(tx: &'t Tx<'_>, caller: &Caller, id: Uuid) -> Result<&'t Volume, ApiError> {
+    tx.volume(id)
+        .filter(|v| caller.sees(v))
+        .ok_or_else(|| ApiError::volume_not_found(id))
+}
+
+/// Parses a volume id from a URL or body; anything but a UUID is simply not found.
+pub fn parse_volume_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::volume_not_found(raw))
+}
+
+pub struct CreateVolume {
+    pub size_gb: u64,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub volume_type: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub availability_zone: Option<String>,
+    pub bootable: bool,
+}
+
+/// Finds a type by id or name, as volume create accepts either.
+pub fn find_type<'t>(
+    tx: &'t Tx<'_>,
+    caller: &Caller,
+    name_or_id: &str,
+) -> Result<&'t VolumeType, ApiError> {
+    let by_id = Uuid::parse_str(name_or_id)
+        .ok()
+        .and_then(|id| tx.volume_type(id));
+    by_id
+        .or_else(|| tx.types().find(|t| t.name == name_or_id))
+        .filter(|t| t.visible_to(&caller.project_id, caller.is_admin))
+        .ok_or_else(|| match Uuid::parse_str(name_or_id) {
+            Ok(_) => ApiError::not_found(format!("Volume type {name_or_id} could not be found.")),
+            Err(_) => ApiError::not_found(format!(
+                "Volume type with name {name_or_id} could not be found."
+            )),
+        })
+}
+
+/// The world's default type (`GET /types/default`).
+pub fn default_type<'t>(tx: &'t Tx<'_>, world: &World) -> Result<&'t VolumeType, ApiError> {
+    tx.types()
+        .find(|t| t.name == world.default_volume_type)
+        .or_else(|| tx.types().find(|t| t.name == "__DEFAULT__"))
+        .ok_or_else(|| ApiError::not_found("Default volume type can not be found."))
+}
+
+/// Creates a volume in `creating`; the caller schedules its completion.
+pub fn create(
+    tx: &mut Tx<'_>,
+    world: &World,
+    caller: &Caller,
+    req: CreateVolume,
+) -> Result<Volume, ApiError> {
+    let vtype = match &req.volume_type {
+        Some(t) => find_type(tx, caller, t)?.clone(),
+        None => default_type(tx, world)?.clone(),
+    };
+    let az = req
+        .availability_zone
+        .clone()
+        .unwrap_or_else(|| world.availability_zone.clone());
+    if az != world.availability_zone {
+        return Err(ApiError::bad_request(format!(
+            "Invalid input received: Availability zone '{az}' is invalid."
+        )));
+    }
+    check_quota(tx, world, &caller.project_id, &vtype.name, 1, req.size_gb)?;
+    let seq = tx.next_seq();
+    let v = Volume {
+        id: Uuid::new_v4(),
+        seq,
+        project_id: caller.project_id.clone(),
+        user_id: caller.user_id.clone(),
+        name: req.name,
+        description: req.description,
+        size_gb: req.size_gb,
+        status: VolumeStatus::Creating,
+        volume_type_id: vtype.id,
+        availability_zone: az,
+        bootable: req.bootable,
+        multiattach: vtype.multiattach(),
+        metadata: req.metadata,
+        admin_metadata: BTreeMap::new(),
+        migration_status: None,
+        created_at: now(),
+        updated_at: None,
+    };
+    tx.put_volume(v.clone());
+    Ok(v)
+}
+
+/// One quota resource's limit for a project: an override, else the world's.
+pub fn quota_limit(tx: &Tx<'_>, world: &World, project_id: &str, resource: &str) -> i64 {
+    if let Some(l) = tx.quota_override(project_id, resource) {
+        return l;
+    }
+    let q = world
+        .project(project_id)
+        .map(|p| p.quotas)
+        .unwrap_or(world.quotas);
+    match resource {
+        "volumes" => q.volumes,
+        "gigabytes" => q.gigabytes,
+        "snapshots" => q.snapshots,
+        "backups" => q.backups,
+        "backup_gigabytes" => q.backup_gigabytes,
+        "groups" => q.groups,
+        "per_volume_gigabytes" => q.per_volume_gigabytes,
+        // Per-type quotas (`volumes_<type>`, ...) default to unlimited.
+        _ => -1,
+    }
+}
+
+/// (volume count, gigabytes) a project uses, overall or for one type.
+pub fn usage(tx: &Tx<'_>, project_id: &str, type_id: Option<Uuid>) -> (i64, i64) {
+    tx.volumes()
+        .filter(|v| v.project_id == project_id)
+        .filter(|v| type_id.is_none_or(|t| v.volume_type_id == t))
+        .fold((0, 0), |(n, g), v| (n + 1, g + v.size_gb as i64))
+}
+
+fn over_gigabytes(requested: i64, limit: i64, used: i64) -> ApiError {
+    ApiError::OverLimit {
+        message: format!(
+            "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested {requested}G, quota is {limit}G and {used}G has been consumed."
+        ),
+    }
+}
+
+/// Refuses with Cinder's 413 wording when adding `add_volumes` volumes and `add_gb`
+/// gigabytes to the project (overall and for the type) would pass a limit.
+pub fn check_quota(
+    tx: &Tx<'_>,
+    world: &World,
+    project_id: &str,
+    type_name: &str,
+    add_volumes: i64,
+    add_gb: u64,
+) -> Result<(), ApiError> {
+    let add_gb = add_gb as i64;
+    let per_volume = quota_limit(tx, world, project_id, "per_volume_gigabytes");
+    if per_volume >= 0 && add_volumes > 0 && add_gb > per_volume {
+        return Err(ApiError::OverLimit {
+            message: format!(
+                "VolumeSizeExceedsLimit: Requested volume size {add_gb}G is larger than maximum allowed limit {per_volume}G."
+            ),
+        });
+    }
+    let type_id = tx.types().find(|t| t.name == type_name).map(|t| t.id);
+    let scopes = [
+        ("volumes".to_string(), "gigabytes".to_string(), None),
+        (
+            format!("volumes_{type_name}"),
+            format!("gigabytes_{type_name}"),
+            type_id,
+        ),
+    ];
+    for (vol_res, gb_res, scope) in scopes {
+        if scope.is_none() && vol_res != "volumes" {
+            continue;
+        }
+        let (used_n, used_gb) = usage(tx, project_id, scope);
+        let vol_limit = quota_limit(tx, world, project_id, &vol_res);
+        if add_volumes > 0 && vol_limit >= 0 && used_n + add_volumes > vol_limit {
+            return Err(ApiError::OverLimit {
+                message: format!(
+                    "VolumeLimitExceeded: Maximum number of volumes allowed ({vol_limit}) exceeded for quota '{vol_res}'."
+                ),
+            });
+        }
+        let gb_limit = quota_limit(tx, world, project_id, &gb_res);
+        if gb_limit >= 0 && used_gb + add_gb > gb_limit {
+            return Err(over_gigabytes(add_gb, gb_limit, used_gb));
+        }
+    }
+    Ok(())
+}
+
+/// `DELETE /volumes/{id}`: moves the volume to `deleting`.
+pub fn begin_delete(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    id: Uuid,
+    force: bool,
+) -> Result<Volume, ApiError> {
+    let mut v = visible(tx, caller, id)?.clone();
+    let live_attachments = !tx.attachments_of(id).is_empty();
+    if live_attachments
+        || v.migration_status
+            .as_deref()
+            .is_some_and(|m| m != "success")
+    {
+        return Err(ApiError::bad_request(DELETE_REFUSED));
+    }
+    let event = if force {
+        VolumeEvent::ForceDeleteRequested
+    } else {
+        VolumeEvent::DeleteRequested
+    };
+    apply(&mut v, event).map_err(|_| ApiError::bad_request(DELETE_REFUSED))?;
+    tx.put_volume(v.clone());
+    Ok(v)
+}
+
+/// `os-extend`: moves the volume to `extending`.
+pub fn begin_extend(
+    tx: &mut Tx<'_>,
+    world: &World,
+    caller: &Caller,
+    id: Uuid,
+    new_size_gb: u64,
+    attached_ok: bool,
+) -> Result<Volume, ApiError> {
+    let mut v = visible(tx, caller, id)?.clone();
+    let expected = if attached_ok {
+        "'{'status': ('available', 'in-use')}'"
+    } else {
+        "'{'status': 'available'}'"
+    };
+    if transition(v.status, VolumeEvent::ExtendRequested { attached_ok }).is_err() {
+        return Err(ApiError::bad_request(format!(
+            "Invalid volume: Volume {id} status must be {expected} to extend, currently {}.",
+            v.status
+        )));
+    }
+    if new_size_gb <= v.size_gb {
+        return Err(ApiError::bad_request(format!(
+            "Invalid input received: New size for extend must be greater than current size. (current: {}, extended: {new_size_gb}).",
+            v.size_gb
+        )));
+    }
+    let type_name = tx
+        .volume_type(v.volume_type_id)
+        .map(|t| t.name.clone())
+        .unwrap_or_default();
+    check_quota(
+        tx,
+        world,
+        &v.project_id,
+        &type_name,
+        0,
+        new_size_gb - v.size_gb,
+    )?;
+    apply(&mut v, VolumeEvent::ExtendRequested { attached_ok })
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    tx.put_volume(v.clone());
+    Ok(v)
+}
+
+/// Finishes an extend: the new size is recorded, the status goes back.
+pub fn finish_extend(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    new_size_gb: u64,
+    ok: bool,
+) -> Result<(), ApiError> {
+    let Some(mut v) = tx.volume(id).cloned() else {
+        return Ok(());
+    };
+    let attached = attach_status(tx, id) == AttachStatus::Attached;
+    let event = if ok {
+        v.size_gb = new_size_gb;
+        VolumeEvent::ExtendSucceeded { attached }
+    } else {
+        VolumeEvent::ExtendFailed
+    };
+    if apply(&mut v, event).is_ok() {
+        tx.put_volume(v);
+    }
+    Ok(())
+}
+
+/// The volume's `attach_status`: the highest of its live attachments.
+pub fn attach_status(tx: &Tx<'_>, volume_id: Uuid) -> AttachStatus {
+    tx.attachments_of(volume_id)
+        .iter()
+        .map(|a| a.status)
+        .max()
+        .unwrap_or(AttachStatus::Detached)
+}
+
+/// Recomputes a volume's status from its attachments, as Cinder does after each change.
+pub fn recompute_from_attachments(tx: &mut Tx<'_>, volume_id: Uuid) -> Result<(), ApiError> {
+    let Some(mut v) = tx.volume(volume_id).cloned() else {
+        return Ok(());
+    };
+    let attach = attach_status(tx, volume_id);
+    apply(&mut v, VolumeEvent::AttachmentsChanged(attach))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if attach == AttachStatus::Detached {
+        v.admin_metadata.remove("attached_mode");
+    }
+    tx.put_volume(v);
+    Ok(())
+}
+
+/// Validates metadata as Cinder does: keys 1..255 chars, values up to 255.
+pub fn check_metadata(md: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    for (k, v) in md {
+        if k.is_empty() {
+            return Err(ApiError::bad_request(
+                "Invalid input for field/attribute metadata. Value: {'': ...}. '' does not match any of the regexes: '^[a-zA-Z0-9-_:. /]{1,255}$'",
+            ));
+        }
+        if k.chars().count() > 255 {
+            return Err(ApiError::bad_request(format!(
+                "Invalid input for field/attribute metadata. Value: {k}. Metadata property key greater than 255 characters."
+            )));
+        }
+        if v.chars().count() > 255 {
+            return Err(ApiError::bad_request(format!(
+                "Invalid input for field/attribute metadata. Value: {v}. Metadata property value greater than 255 characters."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses metadata writes while the volume is busy in ways Cinder forbids.
+pub fn check_metadata_writable(v: &Volume) -> Result<(), ApiError> {
+    match v.status {
+        VolumeStatus::Maintenance | VolumeStatus::Uploading => Err(ApiError::bad_request(format!(
+            "Invalid volume: Volume status must be in available or in-use state to update metadata, currently {}.",
+            v.status
+        ))),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,458 @@
+//! Cinder's volume status machine: one [`VolumeStatus`] enum, one [`VolumeEvent`]
+//! enum and one [`transition`] function through which every status write goes.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Every status Cinder gives a volume, spelt as on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VolumeStatus {
+    Creating,
+    Available,
+    Deleting,
+    Error,
+    ErrorDeleting,
+    ErrorManaging,
+    Managing,
+    Attaching,
+    InUse,
+    Detaching,
+    Maintenance,
+    RestoringBackup,
+    ErrorRestoring,
+    Reserved,
+    AwaitingTransfer,
+    BackingUp,
+    ErrorBackingUp,
+    ErrorExtending,
+    Downloading,
+    Uploading,
+    Retyping,
+    Extending,
+}
+
+impl VolumeStatus {
+    pub const ALL: [VolumeStatus; 22] = [
+        VolumeStatus::Creating,
+        VolumeStatus::Available,
+        VolumeStatus::Deleting,
+        VolumeStatus::Error,
+        VolumeStatus::ErrorDeleting,
+        VolumeStatus::ErrorManaging,
+        VolumeStatus::Managing,
+        VolumeStatus::Attaching,
+        VolumeStatus::InUse,
+        VolumeStatus::Detaching,
+        VolumeStatus::Maintenance,
+        VolumeStatus::RestoringBackup,
+        VolumeStatus::ErrorRestoring,
+        VolumeStatus::Reserved,
+        VolumeStatus::AwaitingTransfer,
+        VolumeStatus::BackingUp,
+        VolumeStatus::ErrorBackingUp,
+        VolumeStatus::ErrorExtending,
+        VolumeStatus::Downloading,
+        VolumeStatus::Uploading,
+        VolumeStatus::Retyping,
+        VolumeStatus::Extending,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeStatus::Creating => "creating",
+            VolumeStatus::Available => "available",
+            VolumeStatus::Deleting => "deleting",
+            VolumeStatus::Error => "error",
+            VolumeStatus::ErrorDeleting => "error_deleting",
+            VolumeStatus::ErrorManaging => "error_managing",
+            VolumeStatus::Managing => "managing",
+            VolumeStatus::Attaching => "attaching",
+            VolumeStatus::InUse => "in-use",
+            VolumeStatus::Detaching => "detaching",
+            VolumeStatus::Maintenance => "maintenance",
+            VolumeStatus::RestoringBackup => "restoring-backup",
+            VolumeStatus::ErrorRestoring => "error_restoring",
+            VolumeStatus::Reserved => "reserved",
+            VolumeStatus::AwaitingTransfer => "awaiting-transfer",
+            VolumeStatus::BackingUp => "backing-up",
+            VolumeStatus::ErrorBackingUp => "error_backing-up",
+            VolumeStatus::ErrorExtending => "error_extending",
+            VolumeStatus::Downloading => "downloading",
+            VolumeStatus::Uploading => "uploading",
+            VolumeStatus::Retyping => "retyping",
+            VolumeStatus::Extending => "extending",
+        }
+    }
+
+    /// What a status means for the machine. Exhaustive with no wildcard: a new status
+    /// must be classified here before it compiles.
+    pub fn class(self) -> StatusClass {
+        use StatusClass::*;
+        match self {
+            VolumeStatus::Available => Idle,
+            VolumeStatus::InUse => Idle,
+            VolumeStatus::Reserved => AttachFlow,
+            VolumeStatus::Attaching => AttachFlow,
+            VolumeStatus::Detaching => AttachFlow,
+            VolumeStatus::Creating => Busy,
+            VolumeStatus::Deleting => Busy,
+            VolumeStatus::Extending => Busy,
+            VolumeStatus::Managing => Busy,
+            VolumeStatus::Maintenance => Busy,
+            VolumeStatus::RestoringBackup => Busy,
+            VolumeStatus::AwaitingTransfer => Busy,
+            VolumeStatus::BackingUp => Busy,
+            VolumeStatus::Downloading => Busy,
+            VolumeStatus::Uploading => Busy,
+            VolumeStatus::Retyping => Busy,
+            VolumeStatus::Error => Failed,
+            VolumeStatus::ErrorDeleting => Failed,
+            VolumeStatus::ErrorManaging => Failed,
+            VolumeStatus::ErrorRestoring => Failed,
+            VolumeStatus::ErrorBackingUp => Failed,
+            VolumeStatus::ErrorExtending => Failed,
+        }
+    }
+
+    /// The statuses from which a plain (non-force) delete is allowed.
+    pub fn deletable(self) -> bool {
+        matches!(
+            self,
+            VolumeStatus::Available
+                | VolumeStatus::Error
+                | VolumeStatus::ErrorRestoring
+                | VolumeStatus::ErrorExtending
+                | VolumeStatus::ErrorManaging
+        )
+    }
+
+    /// True for the statuses an asynchronous job is still working on.
+    pub fn is_transitional(self) -> bool {
+        matches!(
+            self,
+            VolumeStatus::Creating | VolumeStatus::Deleting | VolumeStatus::Extending
+        )
+    }
+}
+
+/// Coarse meaning of a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusClass {
+    /// `available` or `in-use`: ready for any request.
+    Idle,
+    /// `reserved`, `attaching`, `detaching`: an attachment is being set up or torn down.
+    AttachFlow,
+    /// A job (create, delete, extend, ...) owns the volume.
+    Busy,
+    /// An `error*` status.
+    Failed,
+}
+
+impl fmt::Display for VolumeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for VolumeStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        VolumeStatus::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown volume status {s:?}"))
+    }
+}
+
+/// The volume's `attach_status`, derived from its live attachments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AttachStatus {
+    Detached,
+    Reserved,
+    Detaching,
+    Attaching,
+    Attached,
+}
+
+impl AttachStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachStatus::Detached => "detached",
+            AttachStatus::Reserved => "reserved",
+            AttachStatus::Detaching => "detaching",
+            AttachStatus::Attaching => "attaching",
+            AttachStatus::Attached => "attached",
+        }
+    }
+}
+
+impl FromStr for AttachStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            AttachStatus::Detached,
+            AttachStatus::Reserved,
+            AttachStatus::Detaching,
+            AttachStatus::Attaching,
+            AttachStatus::Attached,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| format!("unknown attach status {s:?}"))
+    }
+}
+
+/// Everything that can move a volume's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeEvent {
+    /// The backend finished creating the volume.
+    CreateSucceeded,
+    /// The backend failed to create it (or the service restarted mid-create).
+    CreateFailed,
+    /// `DELETE /volumes/{id}`.
+    DeleteRequested,
+    /// `os-force_delete` (admin): any status, attachments checked by the caller.
+    ForceDeleteRequested,
+    DeleteFailed,
+    /// `os-extend`; `attached_ok` when the microversion allows extending in-use volumes.
+    ExtendRequested {
+        attached_ok: bool,
+    },
+    /// Back to `in-use` when still attached, else `available`.
+    ExtendSucceeded {
+        attached: bool,
+    },
+    ExtendFailed,
+    /// The set of live attachments changed; the status follows the highest one.
+    AttachmentsChanged(AttachStatus),
+    /// Legacy `os-reserve`.
+    Reserve {
+        multiattach: bool,
+    },
+    /// Legacy `os-unreserve`: a no-op unless `attaching`.
+    Unreserve {
+        attached: bool,
+    },
+    /// Legacy `os-begin_detaching`.
+    BeginDetaching,
+    /// Legacy `os-roll_detaching`: a no-op unless `detaching`.
+    RollDetaching,
+    /// Admin `os-reset_status` (and fault injection): any status but `deleting`.
+    Reset(VolumeStatus),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("volume cannot go from {from} on {event:?}")]
+pub struct InvalidTransition {
+    pub from: VolumeStatus,
+    pub event: VolumeEvent,
+}
+
+/// The one place that decides which status follows which.
+pub fn transition(
+    from: VolumeStatus,
+    event: VolumeEvent,
+) -> Result<VolumeStatus, InvalidTransition> {
+    use VolumeStatus as S;
+    let refuse = || Err(InvalidTransition { from, event });
+    match event {
+        VolumeEvent::CreateSucceeded => match from {
+            S::Creating => Ok(S::Available),
+            _ => refuse(),
+        },
+        VolumeEvent::CreateFailed => match from {
+            S::Creating => Ok(S::Error),
+            _ => refuse(),
+        },
+        VolumeEvent::DeleteRequested => {
+            if from.deletable() {
+                Ok(S::Deleting)
+            } else {
+                refuse()
+            }
+        }
+        VolumeEvent::ForceDeleteRequested => Ok(S::Deleting),
+        VolumeEvent::DeleteFailed => match from {
+            S::Deleting => Ok(S::ErrorDeleting),
+            _ => refuse(),
+        },
+        VolumeEvent::ExtendRequested { attached_ok } => match from {
+            S::Available => Ok(S::Extending),
+            S::InUse if attached_ok => Ok(S::Extending),
+            _ => refuse(),
+        },
+        VolumeEvent::ExtendSucceeded { attached } => match from {
+            S::Extending if attached => Ok(S::InUse),
+            S::Extending => Ok(S::Available),
+            _ => refuse(),
+        },
+        VolumeEvent::ExtendFailed => match from {
+            S::Extending => Ok(S::ErrorExtending),
+            _ => refuse(),
+        },
+        VolumeEvent::AttachmentsChanged(attach) => match from.class() {
+            StatusClass::Idle | StatusClass::AttachFlow => Ok(match attach {
+                AttachStatus::Detached => S::Available,
+                AttachStatus::Reserved => S::Reserved,
+                AttachStatus::Attaching => S::Attaching,
+                AttachStatus::Detaching => S::Detaching,
+                AttachStatus::Attached => S::InUse,
+            }),
+            // A job or an error owns the status; attachments do not override it.
+            StatusClass::Busy | StatusClass::Failed => Ok(from),
+        },
+        VolumeEvent::Reserve { multiattach } => match from {
+            S::Available => Ok(S::Attaching),
+            S::InUse if multiattach => Ok(S::Attaching),
+            _ => refuse(),
+        },
+        VolumeEvent::Unreserve { attached } => match from {
+            S::Attaching if attached => Ok(S::InUse),
+            S::Attaching => Ok(S::Available),
+            other => Ok(other),
+        },
+        VolumeEvent::BeginDetaching => match from {
+            S::InUse => Ok(S::Detaching),
+            _ => refuse(),
+        },
+        VolumeEvent::RollDetaching => match from {
+            S::Detaching => Ok(S::InUse),
+            other => Ok(other),
+        },
+        VolumeEvent::Reset(to) => match to {
+            S::Deleting => refuse(),
+            to => Ok(to),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use VolumeStatus as S;
+
+    fn events() -> Vec<VolumeEvent> {
+        use AttachStatus as A;
+        let mut v = vec![
+            VolumeEvent::CreateSucceeded,
+            VolumeEvent::CreateFailed,
+            VolumeEvent::DeleteRequested,
+            VolumeEvent::ForceDeleteRequested,
+            VolumeEvent::DeleteFailed,
+            VolumeEvent::ExtendRequested { attached_ok: false },
+            VolumeEvent::ExtendRequested { attached_ok: true },
+            VolumeEvent::ExtendSucceeded { attached: false },
+            VolumeEvent::ExtendSucceeded { attached: true },
+            VolumeEvent::ExtendFailed,
+            VolumeEvent::Reserve { multiattach: false },
+            VolumeEvent::Reserve { multiattach: true },
+            VolumeEvent::Unreserve { attached: false },
+            VolumeEvent::Unreserve { attached: true },
+            VolumeEvent::BeginDetaching,
+            VolumeEvent::RollDetaching,
+        ];
+        for a in [
+            A::Detached,
+            A::Reserved,
+            A::Attaching,
+            A::Detaching,
+            A::Attached,
+        ] {
+            v.push(VolumeEvent::AttachmentsChanged(a));
+        }
+        for s in S::ALL {
+            v.push(VolumeEvent::Reset(s));
+        }
+        v
+    }
+
+    /// An independent statement of Cinder's rules, pair by pair, for the table test.
+    fn expected(from: S, event: VolumeEvent) -> Option<S> {
+        use AttachStatus as A;
+        let idle_or_attach = [
+            S::Available,
+            S::InUse,
+            S::Reserved,
+            S::Attaching,
+            S::Detaching,
+        ];
+        match (from, event) {
+            (S::Creating, VolumeEvent::CreateSucceeded) => Some(S::Available),
+            (S::Creating, VolumeEvent::CreateFailed) => Some(S::Error),
+            (
+                S::Available | S::Error | S::ErrorRestoring | S::ErrorExtending | S::ErrorManaging,
+                VolumeEvent::DeleteRequested,
+            ) => Some(S::Deleting),
+            (_, VolumeEvent::ForceDeleteRequested) => Some(S::Deleting),
+            (S::Deleting, VolumeEvent::DeleteFailed) => Some(S::ErrorDeleting),
+            (S::Available, VolumeEvent::ExtendRequested { .. }) => Some(S::Extending),
+            (S::InUse, VolumeEvent::ExtendRequested { attached_ok: true }) => Some(S::Extending),
+            (S::Extending, VolumeEvent::ExtendSucceeded { attached: true }) => Some(S::InUse),
+            (S::Extending, VolumeEvent::ExtendSucceeded { attached: false }) => Some(S::Available),
+            (S::Extending, VolumeEvent::ExtendFailed) => Some(S::ErrorExtending),
+            (f, VolumeEvent::AttachmentsChanged(a)) if idle_or_attach.contains(&f) => {
+                Some(match a {
+                    A::Detached => S::Available,
+                    A::Reserved => S::Reserved,
+                    A::Attaching => S::Attaching,
+                    A::Detaching => S::Detaching,
+                    A::Attached => S::InUse,
+                })
+            }
+            (f, VolumeEvent::AttachmentsChanged(_)) => Some(f),
+            (S::Available, VolumeEvent::Reserve { .. }) => Some(S::Attaching),
+            (S::InUse, VolumeEvent::Reserve { multiattach: true }) => Some(S::Attaching),
+            (S::Attaching, VolumeEvent::Unreserve { attached: true }) => Some(S::InUse),
+            (S::Attaching, VolumeEvent::Unreserve { attached: false }) => Some(S::Available),
+            (f, VolumeEvent::Unreserve { .. }) => Some(f),
+            (S::InUse, VolumeEvent::BeginDetaching) => Some(S::Detaching),
+            (S::Detaching, VolumeEvent::RollDetaching) => Some(S::InUse),
+            (f, VolumeEvent::RollDetaching) => Some(f),
+            (_, VolumeEvent::Reset(S::Deleting)) => None,
+            (_, VolumeEvent::Reset(to)) => Some(to),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_status_event_pair_matches_the_table() {
+        let mut allowed = 0;
+        let mut refused = 0;
+        for from in S::ALL {
+            for event in events() {
+                let got = transition(from, event).ok();
+                assert_eq!(got, expected(from, event), "{from} on {event:?}");
+                if got.is_some() {
+                    allowed += 1
+                } else {
+                    refused += 1
+                }
+            }
+        }
+        // Both kinds of pair exist: the table is not trivially all-yes or all-no.
+        assert!(
+            allowed > 100 && refused > 100,
+            "{allowed} allowed, {refused} refused"
+        );
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_wire_names() {
+        for s in S::ALL {
+            assert_eq!(s.as_str().parse::<S>().unwrap(), s);
+        }
+        assert_eq!(S::InUse.as_str(), "in-use");
+        assert!("in_use".parse::<S>().is_err());
+        for a in ["detached", "reserved", "attaching", "detaching", "attached"] {
+            assert_eq!(a.parse::<AttachStatus>().unwrap().as_str(), a);
+        }
+    }
+
+    #[test]
+    fn attach_status_order_picks_the_highest_live_attachment() {
+        assert!(AttachStatus::Attached > AttachStatus::Attaching);
+        assert!(AttachStatus::Attaching > AttachStatus::Detaching);
+        assert!(AttachStatus::Detaching > AttachStatus::Reserved);
+        assert!(AttachStatus::Reserved > AttachStatus::Detached);
+    }
+}
