@@ -1,12 +1,19 @@
-//! Limits and quota sets. PLACEHOLDER: `GET /limits` only; the quotas issue adds the rest.
+//! Limits and quota sets: `GET /limits`, and `os-quota-sets` show (with `usage`),
+//! defaults, admin update and admin delete, per-type keys included.
 
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use super::Req;
 use crate::error::ApiError;
 use crate::volume::ops;
+
+/// Cinder's DB_MAX_INT, the largest limit it stores.
+const MAX_LIMIT: i64 = 0x7FFF_FFFF;
+
+/// Keys a quota-set body may carry that are not quotas.
+const NON_QUOTA_KEYS: &[&str] = &["tenant_id", "id"];
 
 pub async fn limits(req: &Req) -> Result<Response, ApiError> {
     let world = req.app.world.clone();
@@ -30,19 +37,166 @@ pub async fn limits(req: &Req) -> Result<Response, ApiError> {
     Ok(Json(body).into_response())
 }
 
-fn pending() -> ApiError {
-    ApiError::not_found("The resource could not be found.")
+/// Anyone may read their own project's quotas; only admins read others'.
+fn check_show(req: &Req, pid: &str) -> Result<(), ApiError> {
+    if req.caller.is_admin || req.project_id == pid {
+        Ok(())
+    } else {
+        Err(ApiError::policy("volume_extension:quotas:show"))
+    }
 }
 
-pub async fn show(_req: &Req, _pid: &str) -> Result<Response, ApiError> {
-    Err(pending())
+/// Every resource's current limit for `pid`, or `{limit, in_use, reserved}` with usage.
+fn quota_set(req: &Req, pid: &str, with_usage: bool) -> Map<String, Value> {
+    let world = req.app.world.clone();
+    req.app.store.view(|tx| {
+        ops::quota_resources(tx)
+            .into_iter()
+            .map(|r| {
+                let limit = ops::quota_limit(tx, &world, pid, &r);
+                let v = if with_usage {
+                    json!({"limit": limit, "in_use": ops::quota_in_use(tx, pid, &r), "reserved": 0})
+                } else {
+                    json!(limit)
+                };
+                (r, v)
+            })
+            .collect()
+    })
 }
-pub async fn defaults(_req: &Req, _pid: &str) -> Result<Response, ApiError> {
-    Err(pending())
+
+fn truthy(v: &str) -> bool {
+    matches!(
+        v.to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on" | "y" | "t"
+    )
 }
-pub async fn update(_req: &Req, _pid: &str) -> Result<Response, ApiError> {
-    Err(pending())
+
+pub async fn show(req: &Req, pid: &str) -> Result<Response, ApiError> {
+    check_show(req, pid)?;
+    let usage = req.query("usage").is_some_and(truthy);
+    let mut set = quota_set(req, pid, usage);
+    set.insert("id".into(), json!(pid));
+    Ok(Json(json!({ "quota_set": set })).into_response())
 }
-pub async fn delete(_req: &Req, _pid: &str) -> Result<Response, ApiError> {
-    Err(pending())
+
+pub async fn defaults(req: &Req, pid: &str) -> Result<Response, ApiError> {
+    check_show(req, pid)?;
+    let world = req.app.world.clone();
+    let mut set: Map<String, Value> = req.app.store.view(|tx| {
+        ops::quota_resources(tx)
+            .into_iter()
+            .map(|r| {
+                let l = ops::default_quota_limit(&world, pid, &r);
+                (r, json!(l))
+            })
+            .collect()
+    });
+    set.insert("id".into(), json!(pid));
+    Ok(Json(json!({ "quota_set": set })).into_response())
+}
+
+/// oslo's `validate_integer`: an int (or a string of one) within [-1, DB_MAX_INT].
+fn limit_value(key: &str, v: &Value) -> Result<i64, ApiError> {
+    let n: Option<i128> = match v {
+        Value::Number(n) => n.as_i64().map(i128::from),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    match n {
+        None => Err(ApiError::bad_request(format!("{key} must be an integer."))),
+        Some(n) if n < -1 => Err(ApiError::bad_request(format!("{key} must be >= -1."))),
+        Some(n) if n > MAX_LIMIT as i128 => Err(ApiError::bad_request(format!(
+            "{key} must be <= {MAX_LIMIT}."
+        ))),
+        Some(n) => Ok(n as i64),
+    }
+}
+
+pub async fn update(req: &Req, pid: &str) -> Result<Response, ApiError> {
+    req.require_admin("volume_extension:quotas:update")?;
+    let body = req.json_value()?;
+    let skip = match body.get("skip_validation") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) if truthy(s) => true,
+        Some(Value::String(s))
+            if matches!(
+                s.to_ascii_lowercase().as_str(),
+                "0" | "false" | "no" | "off" | "n" | "f"
+            ) =>
+        {
+            false
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid value '{}' for skip_validation.",
+                super::views::py_repr(other)
+            )))
+        }
+    };
+    let set = req.json_object("quota_set")?;
+    let known = req.app.store.view(ops::quota_resources);
+    let bad: Vec<&str> = set
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !NON_QUOTA_KEYS.contains(k) && !known.iter().any(|r| r == k))
+        .collect();
+    if !bad.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "Bad key(s) in quota set: {}",
+            bad.join(",")
+        )));
+    }
+    let mut limits = Vec::new();
+    for (k, v) in &set {
+        if NON_QUOTA_KEYS.contains(&k.as_str()) {
+            continue;
+        }
+        limits.push((k.clone(), limit_value(k, v)?));
+    }
+    let project = pid.to_string();
+    req.app
+        .store
+        .write(move |tx| ops::set_quotas(tx, &project, &limits, !skip))
+        .await?;
+    Ok(Json(json!({ "quota_set": quota_set(req, pid, false) })).into_response())
+}
+
+pub async fn delete(req: &Req, pid: &str) -> Result<Response, ApiError> {
+    req.require_admin("volume_extension:quotas:delete")?;
+    let project = pid.to_string();
+    req.app
+        .store
+        .write(move |tx| {
+            ops::reset_quotas(tx, &project);
+            Ok(())
+        })
+        .await?;
+    Ok(axum::http::StatusCode::OK.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(v: Value, expected: Result<i64, &str>) {
+        let got = limit_value("volumes", &v).map_err(|e| e.to_string());
+        assert_eq!(got, expected.map_err(String::from), "{v}");
+    }
+
+    #[test]
+    fn limits_are_integers_from_minus_one() {
+        check(json!(5), Ok(5));
+        check(json!("7"), Ok(7));
+        check(json!(-1), Ok(-1));
+        check(json!(-2), Err("volumes must be >= -1."));
+        check(json!(1.5), Err("volumes must be an integer."));
+        check(json!("x"), Err("volumes must be an integer."));
+        check(json!(true), Err("volumes must be an integer."));
+        check(
+            json!(4_294_967_296u64),
+            Err("volumes must be <= 2147483647."),
+        );
+    }
 }

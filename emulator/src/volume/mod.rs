@@ -1,6 +1,7 @@
 //! The volume domain: status machine, records, operations, durable store, data files
 //! and the background jobs of the emulated volume service.
 
+pub mod attach;
 pub mod files;
 pub mod jobs;
 pub mod model;

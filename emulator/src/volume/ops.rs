@@ -368,3 +368,211 @@ pub fn check_metadata_writable(v: &Volume) -> Result<(), ApiError> {
         _ => Ok(()),
     }
 }
+
+/// `os-reset_status` (admin): what to set; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct ResetStatus {
+    pub status: Option<VolumeStatus>,
+    /// `attach_status: detached`: every attachment is dropped. (`attached` changes
+    /// nothing here: the volume's attach status is derived from its attachments.)
+    pub detach_all: bool,
+    /// `Some(None)` clears it (`"none"` on the wire).
+    pub migration_status: Option<Option<String>>,
+}
+
+/// `os-reset_status`: any status but `deleting`, and `in-use` only with attachments.
+pub fn reset_status(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    id: Uuid,
+    req: ResetStatus,
+) -> Result<(), ApiError> {
+    let mut v = visible(tx, caller, id)?.clone();
+    if let Some(to) = req.status {
+        if transition(v.status, VolumeEvent::Reset(to)).is_err() {
+            return Err(ApiError::bad_request(format!("Cannot reset-state to {to}")));
+        }
+        if to == VolumeStatus::InUse && tx.attachments_of(id).is_empty() {
+            return Err(ApiError::bad_request(
+                "Cannot reset-state to in-use because volume does not have any attachments.",
+            ));
+        }
+    }
+    if let Some(m) = req.migration_status {
+        v.migration_status = m;
+    }
+    if req.detach_all {
+        let ids: Vec<Uuid> = tx.attachments_of(id).iter().map(|a| a.id).collect();
+        for aid in ids {
+            tx.remove_attachment(aid);
+        }
+        v.admin_metadata.remove("attached_mode");
+    }
+    v.updated_at = Some(now());
+    match req.status {
+        Some(to) => {
+            apply(&mut v, VolumeEvent::Reset(to)).map_err(|e| ApiError::Internal(e.to_string()))?;
+            tx.put_volume(v);
+        }
+        None => {
+            tx.put_volume(v);
+            if req.detach_all {
+                recompute_from_attachments(tx, id)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `os-set_bootable`: refused only in maintenance, as Cinder's volume update is.
+pub fn set_bootable(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    id: Uuid,
+    bootable: bool,
+) -> Result<(), ApiError> {
+    let mut v = visible(tx, caller, id)?.clone();
+    if v.status == VolumeStatus::Maintenance {
+        return Err(ApiError::bad_request(
+            "Invalid volume: The volume cannot be updated during maintenance.",
+        ));
+    }
+    v.bootable = bootable;
+    v.updated_at = Some(now());
+    tx.put_volume(v);
+    Ok(())
+}
+
+/// `os-update_readonly_flag`: only `available`; kept in admin metadata `readonly`
+/// ("True"/"False", Python's spelling) so it shows in `metadata.readonly`.
+pub fn update_readonly_flag(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    id: Uuid,
+    readonly: bool,
+) -> Result<(), ApiError> {
+    let mut v = visible(tx, caller, id)?.clone();
+    if v.status != VolumeStatus::Available {
+        return Err(ApiError::bad_request(format!(
+            "Invalid volume: Volume {id} status must be available to update readonly flag, but current status is: {}.",
+            v.status
+        )));
+    }
+    let flag = if readonly { "True" } else { "False" };
+    v.admin_metadata.insert("readonly".into(), flag.into());
+    v.updated_at = Some(now());
+    tx.put_volume(v);
+    Ok(())
+}
+
+/// The quota resources that do not depend on volume types, in Cinder's order.
+pub const FIXED_QUOTAS: [&str; 7] = [
+    "volumes",
+    "per_volume_gigabytes",
+    "snapshots",
+    "gigabytes",
+    "backups",
+    "backup_gigabytes",
+    "groups",
+];
+
+/// Every quota resource of a quota set: the fixed ones, then `volumes_<type>`,
+/// `gigabytes_<type>` and `snapshots_<type>` for each volume type.
+pub fn quota_resources(tx: &Tx<'_>) -> Vec<String> {
+    let mut out: Vec<String> = FIXED_QUOTAS.iter().map(|r| r.to_string()).collect();
+    let mut names: Vec<&str> = tx.types().map(|t| t.name.as_str()).collect();
+    names.sort_unstable();
+    for name in names {
+        for prefix in ["volumes", "gigabytes", "snapshots"] {
+            out.push(format!("{prefix}_{name}"));
+        }
+    }
+    out
+}
+
+/// A project's limit without API overrides: its own world entry, else the world's.
+pub fn default_quota_limit(world: &World, project_id: &str, resource: &str) -> i64 {
+    let q = world
+        .project(project_id)
+        .map(|p| p.quotas)
+        .unwrap_or(world.quotas);
+    match resource {
+        "volumes" => q.volumes,
+        "gigabytes" => q.gigabytes,
+        "snapshots" => q.snapshots,
+        "backups" => q.backups,
+        "backup_gigabytes" => q.backup_gigabytes,
+        "groups" => q.groups,
+        "per_volume_gigabytes" => q.per_volume_gigabytes,
+        _ => -1,
+    }
+}
+
+/// How much of `resource` the project uses now (volumes and gigabytes, overall or
+/// per type; the emulator has no snapshots, backups or groups).
+pub fn quota_in_use(tx: &Tx<'_>, project_id: &str, resource: &str) -> i64 {
+    let of_type = |name: &str| tx.types().find(|t| t.name == name).map(|t| t.id);
+    match resource {
+        "volumes" => usage(tx, project_id, None).0,
+        "gigabytes" => usage(tx, project_id, None).1,
+        r => {
+            if let Some(t) = r.strip_prefix("volumes_").and_then(of_type) {
+                usage(tx, project_id, Some(t)).0
+            } else if let Some(t) = r.strip_prefix("gigabytes_").and_then(of_type) {
+                usage(tx, project_id, Some(t)).1
+            } else {
+                0
+            }
+        }
+    }
+}
+
+/// `PUT /os-quota-sets/{pid}`: writes every limit, or none. With `check_usage`
+/// (Cinder's `skip_validation: false`) a limit below current usage is refused.
+pub fn set_quotas(
+    tx: &mut Tx<'_>,
+    project_id: &str,
+    limits: &[(String, i64)],
+    check_usage: bool,
+) -> Result<(), ApiError> {
+    let known = quota_resources(tx);
+    let bad: Vec<&str> = limits
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !known.iter().any(|r| r == k))
+        .collect();
+    if !bad.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "Bad key(s) in quota set: {}",
+            bad.join(",")
+        )));
+    }
+    for (key, limit) in limits {
+        if check_usage && key != "per_volume_gigabytes" && *limit != -1 {
+            let used = quota_in_use(tx, project_id, key);
+            if *limit < used {
+                return Err(ApiError::bad_request(format!(
+                    "Quota {key} limit must be equal or greater than existing resources. Current usage is {used} and the requested limit is {limit}."
+                )));
+            }
+        }
+    }
+    for (key, limit) in limits {
+        tx.set_quota(project_id, key, Some(*limit));
+    }
+    Ok(())
+}
+
+/// `DELETE /os-quota-sets/{pid}`: drops the project's overrides.
+pub fn reset_quotas(tx: &mut Tx<'_>, project_id: &str) {
+    let keys: Vec<String> = tx
+        .committed()
+        .quotas
+        .keys()
+        .filter(|(p, _)| p == project_id)
+        .map(|(_, r)| r.clone())
+        .collect();
+    for resource in keys {
+        tx.set_quota(project_id, &resource, None);
+    }
+}
