@@ -198,6 +198,12 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> (Response, Option<String>, Option<String>) {
+    // keystonemiddleware answers 401 before Cinder sees the request, whatever its
+    // microversion header says: no version headers on it.
+    let ctx = match authenticate(&app, header(&headers, "x-auth-token")) {
+        Ok(ctx) => ctx,
+        Err(e) => return (e.into_response(), None, None),
+    };
     let mv = match microversion::parse(
         header(&headers, "openstack-api-version"),
         header(&headers, "x-openstack-volume-api-version"),
@@ -206,11 +212,6 @@ async fn handle(
         Err(refused) => return (refused.error.into_response(), refused.echo, None),
     };
     let echo = Some(format!("volume {mv}"));
-    // keystonemiddleware answers 401 before Cinder: no version headers on it.
-    let ctx = match authenticate(&app, header(&headers, "x-auth-token")) {
-        Ok(ctx) => ctx,
-        Err(e) => return (e.into_response(), None, None),
-    };
     match route(app, ctx, mv, method, uri, body).await {
         Ok((resp, op)) => (resp, echo, Some(op)),
         Err(e) => (e.into_response(), echo, None),
