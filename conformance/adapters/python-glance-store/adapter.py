@@ -226,8 +226,6 @@ class Adapter:
         size = args.get("size")
         data_path = require(args, "data_path", str)
         algo = args.get("hashing_algo") or "sha256"
-        if backend not in CONF.enabled_backends:
-            raise ProtocolError("invalid", "unknown store %r" % backend)
         with open(data_path, "rb") as data:
             # Glance passes 0 for an unknown size.
             location, written, checksum, multihash, metadata = (
