@@ -41,6 +41,13 @@ pub fn router() -> Router<Arc<App>> {
         .route("/volume/v3", any(dispatch))
         .route("/volume/v3/", any(dispatch))
         .route("/volume/v3/{*rest}", any(dispatch))
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// `PUT /volume/` and the like: Cinder's `badMethod` body, not an empty 405.
+async fn method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed("The method specified is not allowed for this resource.".into())
+        .into_response()
 }
 
 /// Anything outside our two services.

@@ -50,6 +50,14 @@ pub fn router() -> Router<Arc<App>> {
                 .post(issue_token),
         )
         .route("/identity/v3/auth/catalog", get(catalog_of_token))
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Keystone's 405 carries its error body, like every other refusal.
+async fn method_not_allowed() -> KeystoneError {
+    KeystoneError(ApiError::MethodNotAllowed(
+        "The method specified is not allowed for this resource.".into(),
+    ))
 }
 
 fn version_doc(app: &App) -> Value {
