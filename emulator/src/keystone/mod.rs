@@ -3,7 +3,7 @@
 
 pub mod token;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -133,8 +133,14 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn issue_token(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, KeystoneError> {
+    // Keystone's max_request_body_size, answered with its own 413 body.
+    let body = axum::body::to_bytes(body, crate::cinder::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::OverLimit {
+            message: "Request is too large.".into(),
+        })?;
     let req: Value = serde_json::from_slice(&body)
         .map_err(|_| ApiError::bad_request("Malformed request body: expected a JSON object."))?;
     let auth = req
