@@ -47,6 +47,16 @@ impl App {
     /// Opens the data dir: state, token key, volume files; seeds the world's volume
     /// types on first start.
     pub fn open(world: World, data_dir: &Path, base_url: String) -> anyhow::Result<App> {
+        App::open_with_scenario(world, data_dir, base_url, None)
+    }
+
+    /// Like [`App::open`], with the fault rules of a scenario file in force.
+    pub fn open_with_scenario(
+        world: World,
+        data_dir: &Path,
+        base_url: String,
+        scenario: Option<faults::Scenario>,
+    ) -> anyhow::Result<App> {
         std::fs::create_dir_all(data_dir)?;
         #[cfg(unix)]
         {
@@ -59,7 +69,7 @@ impl App {
             files: VolumeFiles::open(data_dir)?,
             world: Arc::new(world),
             store,
-            faults: faults::Faults::default(),
+            faults: faults::Faults::new(scenario),
             base_url,
             data_dir: data_dir.to_path_buf(),
         };
@@ -93,11 +103,21 @@ impl App {
     }
 }
 
-/// The whole HTTP surface.
+/// The whole HTTP surface: Keystone, Cinder, the control API under `/_cinderbox/`, and
+/// the request log around them.
 pub fn router(app: Arc<App>) -> Router {
     keystone::router()
         .merge(cinder::router())
+        .merge(faults::control::router())
         .fallback(cinder::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            faults::keystone::token_create,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            faults::log::record,
+        ))
         .with_state(app)
 }
 
@@ -132,8 +152,13 @@ pub async fn serve_app(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     volume::jobs::recover(&app).await?;
+    let faults_app = app.clone();
     axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Injected hangs would otherwise hold graceful shutdown for minutes.
+            faults_app.faults.release_waits();
+        })
         .await?;
     Ok(())
 }

@@ -44,6 +44,9 @@ struct ServeArgs {
     /// Write the base URL to this file once ready.
     #[arg(long)]
     ready_file: Option<PathBuf>,
+    /// Fault rules (TOML, `[[rule]]` tables) in force from the start; see docs/faults.md.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -72,12 +75,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => World::load(path)?,
         None => World::default_world(),
     };
+    // A bad scenario is refused before anything listens, naming the rule and field.
+    let scenario = args
+        .scenario
+        .as_deref()
+        .map(cinderbox_emulator::faults::Scenario::load)
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let base = cinderbox_emulator::base_url_for(listener.local_addr()?);
     let app = std::sync::Arc::new(
-        cinderbox_emulator::App::open(world, &args.data_dir, base.clone())
+        cinderbox_emulator::App::open_with_scenario(world, &args.data_dir, base.clone(), scenario)
             .with_context(|| format!("cannot open data dir {}", args.data_dir.display()))?,
     );
     if let Some(path) = &args.clouds_yaml {

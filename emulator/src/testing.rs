@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
 use crate::config::World;
+use crate::faults::Scenario;
 use crate::App;
 
 pub struct Emulator {
@@ -27,9 +28,29 @@ impl Emulator {
         Emulator::start_with(data_dir, World::default_world(), "127.0.0.1:0".parse()?)
     }
 
+    /// The default world with a scenario's fault rules in force.
+    pub fn start_with_scenario(data_dir: &Path, scenario: Scenario) -> anyhow::Result<Emulator> {
+        Emulator::start_full(
+            data_dir,
+            World::default_world(),
+            "127.0.0.1:0".parse()?,
+            Some(scenario),
+        )
+    }
+
     /// A given world on a given address (port 0 for a free one; reuse `addr` of a
     /// stopped emulator to restart it where clients expect it).
     pub fn start_with(data_dir: &Path, world: World, addr: SocketAddr) -> anyhow::Result<Emulator> {
+        Emulator::start_full(data_dir, world, addr, None)
+    }
+
+    /// Everything chosen: world, address and an optional scenario.
+    pub fn start_full(
+        data_dir: &Path,
+        world: World,
+        addr: SocketAddr,
+        scenario: Option<Scenario>,
+    ) -> anyhow::Result<Emulator> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let dir = data_dir.to_path_buf();
@@ -51,7 +72,12 @@ impl Emulator {
                     let started = async {
                         let listener = tokio::net::TcpListener::bind(addr).await?;
                         let local = listener.local_addr()?;
-                        let app = Arc::new(App::open(world, &dir, crate::base_url_for(local))?);
+                        let app = Arc::new(App::open_with_scenario(
+                            world,
+                            &dir,
+                            crate::base_url_for(local),
+                            scenario,
+                        )?);
                         crate::volume::jobs::recover(&app).await?;
                         anyhow::Ok((listener, local, app))
                     }
@@ -59,10 +85,12 @@ impl Emulator {
                     match started {
                         Ok((listener, local, app)) => {
                             let _ = ready_tx.send(Ok((local, app.clone())));
-                            let router = crate::router(app);
+                            let router = crate::router(app.clone());
                             let _ = axum::serve(listener, router)
-                                .with_graceful_shutdown(async {
+                                .with_graceful_shutdown(async move {
                                     let _ = stop_rx.await;
+                                    // Injected hangs end now instead of holding the stop.
+                                    app.faults.release_waits();
                                 })
                                 .await;
                         }
@@ -95,11 +123,13 @@ impl Emulator {
         self.halt();
     }
 
-    /// Stops and starts again on the same address and data dir.
+    /// Stops and starts again on the same address and data dir (and scenario, with
+    /// fresh counters).
     pub fn restart(self) -> anyhow::Result<Emulator> {
         let (addr, dir, world) = (self.addr, self.data_dir.clone(), (*self.app.world).clone());
+        let scenario = self.app.faults.scenario().cloned();
         self.stop();
-        Emulator::start_with(&dir, world, addr)
+        Emulator::start_full(&dir, world, addr, scenario)
     }
 
     fn halt(&mut self) {

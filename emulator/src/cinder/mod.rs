@@ -19,12 +19,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use axum::Extension;
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::faults::{log::Trace, Call, Service};
 use crate::keystone::{authenticate, Context};
 use crate::volume::ops::Caller;
 use crate::App;
@@ -180,11 +182,14 @@ async fn dispatch(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    trace: Option<Extension<Trace>>,
     body: Body,
 ) -> Response {
     let request_id = new_request_id();
     let started = std::time::Instant::now();
-    let (mut resp, echo, operation) = handle(app, method.clone(), uri.clone(), headers, body).await;
+    let trace = trace.map(|Extension(t)| t);
+    let (mut resp, echo, operation) =
+        handle(app, method.clone(), uri.clone(), headers, trace, body).await;
     finish_headers(&mut resp, echo.as_deref(), &request_id);
     tracing::debug!(
         %method, path = %uri.path(), status = resp.status().as_u16(),
@@ -203,6 +208,7 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    trace: Option<Trace>,
     body: Body,
 ) -> (Response, Option<String>, Option<String>) {
     // keystonemiddleware answers 401 before Cinder sees the request, whatever its
@@ -219,7 +225,7 @@ async fn handle(
         Err(refused) => return (refused.error.into_response(), refused.echo, None),
     };
     let echo = Some(format!("volume {mv}"));
-    match route(app, ctx, mv, method, uri, body).await {
+    match route(app, ctx, mv, method, uri, trace, body).await {
         Ok((resp, op)) => (resp, echo, Some(op)),
         Err(e) => (e.into_response(), echo, None),
     }
@@ -231,6 +237,7 @@ async fn route(
     mv: Microversion,
     method: Method,
     uri: Uri,
+    trace: Option<Trace>,
     body: Body,
 ) -> Result<(Response, String), ApiError> {
     let path = uri.path().strip_prefix("/volume/v3").unwrap_or("");
@@ -284,18 +291,39 @@ async fn route(
         is_admin: ctx.is_admin(),
     };
     let op = endpoint.operation();
-    let req = Req {
-        app,
-        ctx,
-        caller,
-        mv,
-        project_id,
-        method,
-        query,
-        body,
-        uri,
+    // Fault rules decide whether the handler runs, and with which body.
+    let (path, method_name) = (uri.path().to_string(), method.to_string());
+    let (pid, volume_id) = (project_id.clone(), endpoint.volume_id().map(str::to_string));
+    let faults_app = app.clone();
+    let hook = Call {
+        service: Service::Cinder,
+        operation: &op,
+        method: &method_name,
+        path: &path,
+        project_id: Some(&pid),
+        volume_id: volume_id.as_deref(),
+        trace,
     };
-    let resp = call(req, endpoint).await?;
+    let handler = move |body: Bytes| async move {
+        let req = Req {
+            app,
+            ctx,
+            caller,
+            mv,
+            project_id,
+            method,
+            query,
+            body,
+            uri,
+        };
+        call(req, endpoint)
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    };
+    let resp = faults_app
+        .faults
+        .intercept(&faults_app, hook, body, handler)
+        .await;
     Ok((resp, op))
 }
 

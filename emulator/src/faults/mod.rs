@@ -1,30 +1,352 @@
-//! Fault injection. This first cut only carries the hook points that the request
-//! pipeline and the background jobs consult; the rules engine fills them in.
+//! Fault injection: rules (match + trigger + effect) from a scenario file or the control
+//! API, consulted at three points — the request pipeline ([`Faults::intercept`]), the
+//! background jobs ([`Faults::plan_transition`]) and attaching ([`Faults::on_attach`]) —
+//! with per-rule counters and a request log. See docs/faults.md.
 
+pub mod bitrot;
+pub mod control;
+pub mod effects;
+pub mod keystone;
+pub mod log;
+pub mod matching;
+pub mod operations;
+pub mod parse;
+pub mod rng;
+pub mod rule;
+pub mod ruleset;
+pub mod scenario;
+pub mod trigger;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use axum::body::Bytes;
+use axum::response::Response;
+use serde_json::Value;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::volume::jobs::{Job, Outcome};
 use crate::App;
+use log::{RequestLog, Trace};
+use matching::Facts;
+use parse::RuleError;
+use rule::{Phase, TransitionSpec};
+use ruleset::{Action, RuleSet, Source};
+pub use scenario::{Scenario, ScenarioError};
 
-/// The set of active fault rules.
-#[derive(Debug, Default)]
-pub struct Faults {}
+/// Which service's error envelope an injected error uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Cinder,
+    Keystone,
+}
+
+/// One request as the fault hook sees it.
+pub struct Call<'a> {
+    pub service: Service,
+    pub operation: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The project the request acts in (Cinder: the URL's; Keystone: none).
+    pub project_id: Option<&'a str>,
+    /// The volume the URL names, if any.
+    pub volume_id: Option<&'a str>,
+    /// The log middleware's trace for this request (absent when not mounted).
+    pub trace: Option<Trace>,
+}
+
+impl Call<'_> {
+    fn note(&self, note: &str) {
+        if let Some(t) = &self.trace {
+            t.note(note);
+        }
+    }
+
+    fn closed(&self, note: &str) {
+        if let Some(t) = &self.trace {
+            t.closed(note);
+        }
+    }
+}
+
+/// Why the control API refused a rule.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    #[error("Invalid fault rule: {0}")]
+    Invalid(#[from] RuleError),
+    #[error("A fault rule with id {0:?} already exists.")]
+    Duplicate(String),
+}
+
+/// The live rules, their scenario, the request log, and the switch that ends waits.
+pub struct Faults {
+    scenario: Option<Scenario>,
+    rules: Mutex<RuleSet>,
+    pub log: RequestLog,
+    /// Bumped to end every hang and injected delay at once (reset, shutdown).
+    release: watch::Sender<u64>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults::new(None)
+    }
+}
+
+impl std::fmt::Debug for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Faults")
+            .field("scenario", &self.scenario.as_ref().map(|s| &s.origin))
+            .finish_non_exhaustive()
+    }
+}
 
 impl Faults {
-    /// How a background transition should run: by default after `base`, successfully.
-    /// Called when an attachment of `volume_id` gets its `connection_info`, before the
-    /// client can open the file: where at-rest faults (bit rot) are applied.
-    pub fn on_attach(&self, _app: &App, _volume_id: Uuid) {}
+    pub fn new(scenario: Option<Scenario>) -> Faults {
+        let mut rules = RuleSet::default();
+        rules.replace(
+            scenario
+                .as_ref()
+                .map(|s| s.rules.clone())
+                .unwrap_or_default(),
+        );
+        Faults {
+            scenario,
+            rules: Mutex::new(rules),
+            log: RequestLog::default(),
+            release: watch::channel(0).0,
+        }
+    }
 
+    /// The scenario this emulator started with (kept across `restart`).
+    pub fn scenario(&self) -> Option<&Scenario> {
+        self.scenario.as_ref()
+    }
+
+    fn rules(&self) -> MutexGuard<'_, RuleSet> {
+        // Deciding never panics half-way through a change; a poisoned lock is consistent.
+        self.rules.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every live rule with its counters, in evaluation order.
+    pub fn list(&self) -> Vec<Value> {
+        self.rules().views()
+    }
+
+    pub fn get(&self, id: &str) -> Option<Value> {
+        self.rules().view_of(id)
+    }
+
+    /// Validates and appends a rule; returns it as listed.
+    pub fn add(&self, spec: &Value) -> Result<Value, AddError> {
+        let mut rules = self.rules();
+        let id = match spec.get("id") {
+            Some(_) => String::new(),
+            None => rules.auto_id(),
+        };
+        let rule = parse::parse_rule(spec, &id)?;
+        if rules.contains(&rule.id) {
+            return Err(AddError::Duplicate(rule.id));
+        }
+        let id = rule.id.clone();
+        rules.push(rule, Source::Api);
+        Ok(rules.view_of(&id).expect("just added"))
+    }
+
+    pub fn remove(&self, id: &str) -> bool {
+        self.rules().remove(id)
+    }
+
+    /// Back to the scenario's rules with fresh counters; ends hangs; clears the log.
+    pub fn reset(&self) {
+        self.rules().replace(
+            self.scenario
+                .as_ref()
+                .map(|s| s.rules.clone())
+                .unwrap_or_default(),
+        );
+        self.log.clear();
+        self.release_waits();
+    }
+
+    /// Ends every hang and injected delay now (hangs close their connection).
+    pub fn release_waits(&self) {
+        self.release.send_modify(|n| *n += 1);
+    }
+
+    /// Sleeps for `d` or until [`Faults::release_waits`]; never longer than 10 minutes.
+    async fn wait(&self, d: Duration) {
+        let mut released = self.release.subscribe();
+        let d = d.min(Duration::from_millis(rule::MAX_WAIT_MS));
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = released.changed() => {}
+        }
+    }
+
+    /// The request hook: decides whether a rule fires on `call`, and either runs
+    /// `next` (the real handler, given the body) or answers as the rule says.
+    pub async fn intercept<F, Fut>(
+        &self,
+        app: &Arc<App>,
+        call: Call<'_>,
+        body: Bytes,
+        next: F,
+    ) -> Response
+    where
+        F: FnOnce(Bytes) -> Fut,
+        Fut: Future<Output = Response>,
+    {
+        let facts = request_facts(app, &call, &body);
+        if let Some(t) = &call.trace {
+            t.set_request(call.operation, facts.project_id.as_deref());
+        }
+        let picked = self.rules().pick(Phase::Http, &facts);
+        match picked {
+            Some((id, Action::Http(effect))) => {
+                tracing::info!(rule = %id, operation = call.operation, "fault fired");
+                if let Some(t) = &call.trace {
+                    t.set_rule(&id);
+                }
+                effects::apply(app, &call, effect, body, next).await
+            }
+            _ => next(body).await,
+        }
+    }
+
+    /// How a background transition should run: by default after `base`, successfully.
     pub fn plan_transition(
         &self,
-        _app: &App,
-        _volume_id: Uuid,
-        _job: Job,
+        app: &App,
+        volume_id: Uuid,
+        job: Job,
         base: Duration,
     ) -> (Duration, Outcome) {
-        (base, Outcome::Succeed)
+        let operation = match job {
+            Job::Create => "volume.create",
+            Job::Extend { .. } => "volume.action.os-extend",
+            Job::Delete => "volume.delete",
+        };
+        let mut facts = volume_facts(app, volume_id);
+        facts.operation = Some(operation.to_string());
+        let picked = self.rules().pick(Phase::Job, &facts);
+        let Some((id, Action::Transition(t))) = picked else {
+            return (base, Outcome::Succeed);
+        };
+        tracing::info!(rule = %id, %volume_id, job = job.name(), "fault fired on a transition");
+        let ms = Duration::from_millis;
+        match t {
+            TransitionSpec::Stay { for_ms: None } => (Duration::ZERO, Outcome::Stay),
+            TransitionSpec::Stay { for_ms: Some(t) } => (ms(t), Outcome::Succeed),
+            TransitionSpec::Fail { delay_ms } => (delay_ms.map(ms).unwrap_or(base), Outcome::Fail),
+            TransitionSpec::Slow { delay_ms } => (ms(delay_ms), Outcome::Succeed),
+        }
+    }
+
+    /// Called when an attachment of `volume_id` gets its `connection_info`, before the
+    /// client can open the file: where bit rot is applied. It reads the store and the
+    /// volume file, so it must not be called while holding the store's lock (i.e. not
+    /// from inside a `store.write` closure).
+    pub fn on_attach(&self, app: &App, volume_id: Uuid) {
+        let facts = volume_facts(app, volume_id);
+        if facts.volume.is_none() || !self.rules().any_match(Phase::Attach, &facts) {
+            return;
+        }
+        let path = app.files.path(volume_id);
+        // Only a volume holding data can rot; an empty one does not count as a match.
+        let end = match bitrot::written_end(&path, 1024 << 20) {
+            Ok(end) => end,
+            Err(e) => {
+                tracing::error!(%volume_id, error = %e, "fault: cannot read volume for bit rot");
+                return;
+            }
+        };
+        if end == 0 {
+            return;
+        }
+        let picked = self.rules().pick(Phase::Attach, &facts);
+        if let Some((
+            id,
+            Action::BitRot {
+                bytes,
+                seed,
+                region_mib,
+            },
+        )) = picked
+        {
+            match bitrot::flip(&path, bytes, seed, end.min(region_mib << 20)) {
+                Ok(offsets) => {
+                    tracing::info!(rule = %id, %volume_id, ?offsets, "fault: bit rot applied")
+                }
+                Err(e) => {
+                    tracing::error!(rule = %id, %volume_id, error = %e, "fault: bit rot failed")
+                }
+            }
+        }
+    }
+}
+
+/// Facts for a job or an attach: the stored volume and its project.
+fn volume_facts(app: &App, volume_id: Uuid) -> Facts {
+    let mut facts = Facts::default();
+    if let Some((project_id, v)) = matching::stored_volume(app, volume_id) {
+        facts.project_name = app.world.project(&project_id).map(|p| p.name.clone());
+        facts.project_id = Some(project_id);
+        facts.volume = Some(v);
+    }
+    facts
+}
+
+/// Facts for a request: what the URL and, for creates, the body say.
+fn request_facts(app: &App, call: &Call<'_>, body: &Bytes) -> Facts {
+    let json = || serde_json::from_slice::<Value>(body).ok();
+    let mut project_id = call.project_id.map(str::to_string);
+    if call.service == Service::Keystone && project_id.is_none() {
+        // A token request names its project in the scope, by id or by name.
+        let scope = json().and_then(|b| b.pointer("/auth/scope/project").cloned());
+        project_id = scope.and_then(|p| {
+            let by_id = p.get("id").and_then(Value::as_str).map(str::to_string);
+            by_id.or_else(|| {
+                let name = p.get("name").and_then(Value::as_str)?;
+                let found = app.world.projects.iter().find(|x| x.name == name);
+                Some(
+                    found
+                        .map(|x| x.id.clone())
+                        .unwrap_or_else(|| name.to_string()),
+                )
+            })
+        });
+    }
+    let stored = |id: Option<Uuid>| {
+        id.and_then(|id| matching::stored_volume(app, id))
+            .map(|x| x.1)
+    };
+    let volume = match call.operation {
+        "volume.create" => json().map(|b| matching::volume_from_create_body(app, &b)),
+        "attachment.create" => stored(json().and_then(|b| {
+            b.pointer("/attachment/volume_uuid")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+        })),
+        _ => match call.volume_id {
+            Some(v) => stored(Uuid::parse_str(v).ok()),
+            None => stored(
+                matching::attachment_id_in_path(call.path)
+                    .and_then(|a| matching::attachment_volume(app, a)),
+            ),
+        },
+    };
+    Facts {
+        operation: Some(call.operation.to_string()),
+        method: Some(call.method.to_string()),
+        path: Some(call.path.to_string()),
+        project_name: project_id
+            .as_deref()
+            .and_then(|p| app.world.project(p))
+            .map(|p| p.name.clone()),
+        project_id,
+        volume,
     }
 }

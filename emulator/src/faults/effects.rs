@@ -1,0 +1,218 @@
+//! Carrying out a fired HTTP effect: an error in Cinder's or Keystone's envelope, a
+//! delay, a hang, a closed connection, or a lie. `next` runs the real handler with the
+//! (possibly rewritten) body.
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::matching::attachment_id_in_path;
+use super::operations;
+use super::rule::{ErrorSpec, HttpEffect, Lie};
+use super::{Call, Service};
+use crate::error::{ApiError, KeystoneError};
+use crate::volume::model::now;
+use crate::App;
+
+pub async fn apply<F, Fut>(
+    app: &Arc<App>,
+    call: &Call<'_>,
+    effect: HttpEffect,
+    body: Bytes,
+    next: F,
+) -> Response
+where
+    F: FnOnce(Bytes) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    match effect {
+        HttpEffect::Error(spec) => {
+            if spec.applied {
+                let real = next(body).await;
+                call.note(&format!("applied, then answered {}", spec.status));
+                drop(real);
+            }
+            error_response(app, call.service, &spec)
+        }
+        HttpEffect::Latency { min_ms, .. } => {
+            call.note(&format!("delayed {min_ms} ms"));
+            app.faults.wait(Duration::from_millis(min_ms)).await;
+            next(body).await
+        }
+        HttpEffect::Hang { max_ms } => {
+            call.note("hang");
+            app.faults.wait(Duration::from_millis(max_ms)).await;
+            call.closed("hang ended: connection closed");
+            closed_connection()
+        }
+        HttpEffect::Close => {
+            call.closed("connection closed");
+            closed_connection()
+        }
+        HttpEffect::Lie(Lie::VolumeType(t)) => {
+            call.note(&format!("lie: volume_type rewritten to {t}"));
+            next(rewrite_volume_type(&body, &t)).await
+        }
+        HttpEffect::Lie(Lie::Ack) => ack(app, call, body, next).await,
+    }
+}
+
+/// Cinder's `{"<key>": {"code", "message"}}`, Keystone's `{"error": {...}}`, or (401)
+/// the expired-token answer keystonemiddleware gives, with `WWW-Authenticate`.
+pub fn error_response(app: &App, service: Service, spec: &ErrorSpec) -> Response {
+    if spec.status == 401 {
+        return ApiError::Unauthorized {
+            identity_uri: app.identity_url(),
+        }
+        .into_response();
+    }
+    let status = StatusCode::from_u16(spec.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = match service {
+        Service::Cinder => {
+            let mut inner = json!({"code": spec.status, "message": spec.message});
+            if let (413, Some(r)) = (spec.status, spec.retry_after_s) {
+                inner["retryAfter"] = json!(r.to_string());
+            }
+            (status, Json(json!({ spec.key.clone(): inner }))).into_response()
+        }
+        Service::Keystone => KeystoneError(ApiError::Custom {
+            status: spec.status,
+            key: spec.key.clone(),
+            message: spec.message.clone(),
+        })
+        .into_response(),
+    };
+    if let Some(r) = spec.retry_after_s {
+        if let Ok(v) = HeaderValue::from_str(&r.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    resp
+}
+
+/// A response whose body fails at once: hyper then aborts the connection without
+/// sending anything (the status line is still in its write buffer), which a client
+/// sees as a connection closed before any response — the closest axum gets to
+/// dropping the socket from inside a handler.
+pub fn closed_connection() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, io::Error>(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "cinderbox fault: connection closed",
+        ))
+    });
+    Response::new(Body::from_stream(failing))
+}
+
+fn rewrite_volume_type(body: &Bytes, type_name: &str) -> Bytes {
+    let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+        return body.clone();
+    };
+    match v.get_mut("volume").and_then(Value::as_object_mut) {
+        Some(vol) => {
+            vol.insert("volume_type".into(), json!(type_name));
+            Bytes::from(v.to_string())
+        }
+        None => body.clone(),
+    }
+}
+
+/// Acknowledges without applying. Metadata writes run and are then undone (so the
+/// answer is exactly what Cinder would say); the rest get a canned success when the
+/// thing they name exists, and run normally otherwise (a 404 stays a 404).
+async fn ack<F, Fut>(app: &Arc<App>, call: &Call<'_>, body: Bytes, next: F) -> Response
+where
+    F: FnOnce(Bytes) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let volume_id = call.volume_id.and_then(|v| Uuid::parse_str(v).ok());
+    let own_volume = volume_id.filter(|id| {
+        app.store.read(|s| {
+            s.volumes
+                .get(id)
+                .is_some_and(|v| Some(v.project_id.as_str()) == call.project_id)
+        })
+    });
+    let op = call.operation;
+    if operations::METADATA_WRITES.contains(&op) {
+        let Some(id) = own_volume else {
+            return next(body).await;
+        };
+        let before = app.store.read(|s| {
+            s.volumes
+                .get(&id)
+                .map(|v| (v.name.clone(), v.description.clone(), v.metadata.clone()))
+        });
+        let resp = next(body).await;
+        if let (true, Some((name, description, metadata))) = (resp.status().is_success(), before) {
+            call.note("lie: acknowledged, then undone");
+            let undone = app
+                .store
+                .write(move |tx| {
+                    if let Some(mut v) = tx.volume(id).cloned() {
+                        v.name = name;
+                        v.description = description;
+                        v.metadata = metadata;
+                        v.updated_at = Some(now());
+                        tx.put_volume(v);
+                    }
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = undone {
+                tracing::error!(volume_id = %id, error = %e, "fault: could not undo a write");
+            }
+        }
+        return resp;
+    }
+    let attachment_exists = || {
+        attachment_id_in_path(call.path)
+            .and_then(|a| Uuid::parse_str(a).ok())
+            .is_some_and(|id| app.store.read(|s| s.attachments.contains_key(&id)))
+    };
+    let canned = match op {
+        "volume.delete" | "volume.action.os-extend" if own_volume.is_some() => {
+            Some(StatusCode::ACCEPTED.into_response())
+        }
+        "attachment.complete" if attachment_exists() => {
+            Some(StatusCode::NO_CONTENT.into_response())
+        }
+        "attachment.delete" if attachment_exists() => {
+            Some(Json(json!({"attachments": []})).into_response())
+        }
+        _ => None,
+    };
+    match canned {
+        Some(resp) => {
+            call.note("lie: acknowledged, not applied");
+            resp
+        }
+        None => next(body).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_type_lie_rewrites_only_a_volume_body() {
+        let b = Bytes::from(r#"{"volume": {"size": 1, "volume_type": "glance-fast"}}"#);
+        let out: Value = serde_json::from_slice(&rewrite_volume_type(&b, "glance-old")).unwrap();
+        assert_eq!(out["volume"]["volume_type"], "glance-old");
+        assert_eq!(out["volume"]["size"], 1);
+        let none = Bytes::from(r#"{"volume": {"size": 1}}"#);
+        let out: Value = serde_json::from_slice(&rewrite_volume_type(&none, "x")).unwrap();
+        assert_eq!(out["volume"]["volume_type"], "x");
+        let junk = Bytes::from("not json");
+        assert_eq!(rewrite_volume_type(&junk, "x"), junk);
+    }
+}
