@@ -1,3 +1,15 @@
-//! Placeholder: the conformance suite lands with its own issue.
+//! cinderbox-conformance: a property-based state-machine suite for Glance cinder stores.
+//! Random sequences of store operations run against a target (the embedded emulator or a
+//! real cloud), each answer is compared with an independent reference model, invariants are
+//! checked through Cinder's API after every step, and failures shrink to a smallest sequence.
 
 pub mod adapter;
+pub mod cloud;
+pub mod faults;
+pub mod inspector;
+pub mod machine;
+pub mod model;
+pub mod runner;
+pub mod session;
+pub mod sut;
+pub mod target;

@@ -1,0 +1,216 @@
+//! `cinderbox-conformance`: runs the property-based suite against the embedded emulator
+//! (default) or a real cloud (`--glance-config`), prints progress, a summary and a last line
+//! `N passed, M failed`; exits 1 on failure.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use cinderbox_conformance::runner::{self, RunOptions};
+use cinderbox_conformance::session::{EmulatorOptions, Session, Shape, Where};
+use cinderbox_conformance::target::DriverTarget;
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Property-based conformance suite for Glance cinder stores"
+)]
+struct Args {
+    /// Number of fresh random cases (persisted failures are replayed first, in addition).
+    #[arg(long, default_value_t = 64)]
+    cases: u32,
+    /// Seed of the run (decimal or 0x-hex); random when omitted.
+    #[arg(long, value_parser = parse_seed)]
+    seed: Option<u64>,
+    /// Longest sequence of operations per case.
+    #[arg(long, default_value_t = 24)]
+    max_steps: usize,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Run against the real cloud this glance-api.conf names (admin credentials for the
+    /// checks come from OS_CLOUD + clouds.yaml or OS_* variables).
+    #[arg(long)]
+    glance_config: Option<PathBuf>,
+    /// Largest ordinary image in bytes (above 4 MiB uploads span several chunks).
+    #[arg(long, default_value_t = 9 << 20)]
+    max_image_bytes: u64,
+    /// Also generate (rarely) uploads crossing a GiB boundary. Slow.
+    #[arg(long)]
+    large: bool,
+    /// Emulator only: install this fault scenario in every case (e.g. a planted bug).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Emulator only: cinder_state_transition_timeout of the generated configuration.
+    #[arg(long, default_value_t = 5)]
+    state_timeout_s: u64,
+    /// Where failing seeds are persisted and replayed from.
+    #[arg(long)]
+    regressions: Option<PathBuf>,
+    /// Neither replay nor persist failing seeds.
+    #[arg(long)]
+    no_persist: bool,
+    /// Bound on shrinking.
+    #[arg(long, default_value_t = 256)]
+    max_shrink_iters: u32,
+    #[arg(long, default_value_t = 120)]
+    max_shrink_time_s: u64,
+}
+
+fn parse_seed(s: &str) -> Result<u64, String> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    }
+    .map_err(|e| format!("bad seed '{s}': {e}"))
+}
+
+fn default_regressions(cloud: bool) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("proptest-regressions");
+    let dir = if dir.is_dir() {
+        dir
+    } else {
+        PathBuf::from("proptest-regressions")
+    };
+    dir.join(if cloud { "cloud.txt" } else { "emulator.txt" })
+}
+
+/// The command line that reruns this target (without seed, cases and steps).
+fn replay_prefix(args: &Args) -> String {
+    let mut cmd = String::from("cargo run --release -p cinderbox-conformance --");
+    if let Some(c) = &args.glance_config {
+        cmd.push_str(&format!(" --glance-config {}", c.display()));
+    }
+    if let Some(s) = &args.scenario {
+        cmd.push_str(&format!(" --scenario {}", s.display()));
+    }
+    if args.large {
+        cmd.push_str(" --large");
+    }
+    cmd.push_str(&format!(" --max-image-bytes {}", args.max_image_bytes));
+    cmd
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("cinderbox-conformance: {e:#}");
+            println!("0 passed, 1 failed");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<bool> {
+    let place = match &args.glance_config {
+        None => Where::Emulator(EmulatorOptions {
+            scenario: args.scenario.clone(),
+            rules: Vec::new(),
+            state_timeout_s: args.state_timeout_s,
+            delay: Duration::ZERO,
+        }),
+        Some(file) => Where::Cloud {
+            glance_config: file.clone(),
+            admin: cinderbox_conformance::cloud::admin_credentials()
+                .context("admin credentials for the checks")?,
+        },
+    };
+    let shape = Shape {
+        max_image_bytes: args.max_image_bytes,
+        large: args.large,
+    };
+    let session = Session::new(place, shape, Box::new(|| Box::new(DriverTarget::new())))?;
+    if let Some(handle) = session.cleanup_handle() {
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+                eprintln!("\ninterrupted: removing every volume this run created…");
+                match handle.run() {
+                    Ok(n) => eprintln!("removed {n} volume(s)"),
+                    Err(e) => eprintln!(
+                        "cleanup failed: {e:#}; check the cloud for volumes named image-<uuid>"
+                    ),
+                }
+                std::process::exit(130);
+            }
+        });
+    }
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    let regressions = (!args.no_persist).then(|| {
+        args.regressions
+            .clone()
+            .unwrap_or_else(|| default_regressions(args.glance_config.is_some()))
+    });
+    let opts = RunOptions {
+        cases: args.cases,
+        seed,
+        max_steps: args.max_steps,
+        regressions,
+        max_shrink_iters: args.max_shrink_iters,
+        max_shrink_time: Duration::from_secs(args.max_shrink_time_s),
+        replay_prefix: replay_prefix(&args),
+    };
+    let target = match &args.glance_config {
+        Some(c) => format!("the cloud of {}", c.display()),
+        None => "the embedded emulator".to_string(),
+    };
+    eprintln!(
+        "cinderbox-conformance: {} case(s) of up to {} steps against {target}, seed {seed:#x}",
+        args.cases, args.max_steps
+    );
+    let total_hint = args.cases;
+    let (report, mut session) = runner::run(session, &opts, &mut |c| {
+        let verdict = if c.failure.is_some() { "FAILED" } else { "ok" };
+        eprintln!(
+            "case {:>4}/{total_hint}{} seed={:#018x} steps={:>3} {verdict} ({:.2}s)",
+            c.index + 1,
+            if c.replayed { " (replayed)" } else { "" },
+            c.seed,
+            c.steps,
+            c.elapsed.as_secs_f64()
+        );
+    });
+    if let Err(e) = session.cleanup() {
+        eprintln!("cleanup after the run failed: {e:#}");
+    }
+    let steps: usize = report.cases.iter().map(|c| c.steps).sum();
+    println!(
+        "ran {} case(s), {steps} step(s) in {:.1}s against {target} (seed {seed:#x})",
+        report.cases.len(),
+        report.elapsed.as_secs_f64()
+    );
+    if let Some(f) = report.first_failure() {
+        println!(
+            "\nFAILURE (shrunk from {} to {} step(s) in {} iteration(s)):\n  {}",
+            f.original_steps,
+            f.shrunk.len(),
+            f.shrink_iterations,
+            f.message
+        );
+        for (i, op) in f.shrunk.iter().enumerate() {
+            println!("  {:>3}. {op:?}", i + 1);
+        }
+        println!("replay: {}", f.replay);
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, runner::junit(&report, "cinderbox-conformance"))
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    println!("{} passed, {} failed", report.passed(), report.failed());
+    Ok(report.failed() == 0)
+}

@@ -1,0 +1,346 @@
+//! Runs cases: persisted failures first, then fresh seeds; shrinks the first failure to a
+//! smallest sequence, persists its seed, and reports (text and JUnit).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+
+use crate::machine::{set_start, Conformance, Op};
+use crate::session::Session;
+use crate::sut::{install_session, take_session};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub cases: u32,
+    pub seed: u64,
+    pub max_steps: usize,
+    /// Seeds of past failures, replayed first; a new failure is appended.
+    pub regressions: Option<PathBuf>,
+    pub max_shrink_iters: u32,
+    pub max_shrink_time: Duration,
+    /// The command line that reruns this target, without `--seed/--cases/--max-steps`.
+    pub replay_prefix: String,
+}
+
+/// A failing case after shrinking.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// Why the smallest sequence fails.
+    pub message: String,
+    pub original_steps: usize,
+    pub shrunk: Vec<Op>,
+    pub shrink_iterations: u32,
+    pub replay: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct CaseOutcome {
+    pub index: usize,
+    pub seed: u64,
+    pub max_steps: usize,
+    pub replayed: bool,
+    pub steps: usize,
+    pub elapsed: Duration,
+    pub failure: Option<Failure>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub cases: Vec<CaseOutcome>,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    pub fn passed(&self) -> usize {
+        self.cases.iter().filter(|c| c.failure.is_none()).count()
+    }
+    pub fn failed(&self) -> usize {
+        self.cases.len() - self.passed()
+    }
+    pub fn first_failure(&self) -> Option<&Failure> {
+        self.cases.iter().find_map(|c| c.failure.as_ref())
+    }
+}
+
+/// The seed of case `index` of a run seeded with `seed`: case 0 uses `seed` itself, so
+/// `--seed <case seed> --cases 1` replays any case exactly.
+pub fn case_seed(seed: u64, index: u64) -> u64 {
+    if index == 0 {
+        return seed;
+    }
+    let mut z = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn runner_for(seed: u64) -> TestRunner {
+    let mut bytes = [0u8; 32];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&seed.wrapping_add(i as u64).to_le_bytes());
+    }
+    let config = Config {
+        failure_persistence: None,
+        ..Config::default()
+    };
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+}
+
+type Sequence = (
+    crate::model::Model,
+    Vec<Op>,
+    Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+);
+
+/// Runs one sequence; `Err` carries the panic message of the first broken expectation.
+fn execute(sequence: Sequence) -> Result<(), String> {
+    let (state, ops, seen) = sequence;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        Conformance::test_sequential(Config::default(), state, ops, seen)
+    }));
+    outcome.map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic without a message".into())
+    })
+}
+
+/// Persisted seeds: lines `cc <seed hex> <max steps> # <why>`.
+pub fn load_regressions(path: &Path) -> Vec<(u64, usize)> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split('#').next()?.split_whitespace();
+            (words.next()? == "cc").then_some(())?;
+            let seed = u64::from_str_radix(words.next()?.trim_start_matches("0x"), 16).ok()?;
+            let steps = words.next()?.parse().ok()?;
+            Some((seed, steps))
+        })
+        .collect()
+}
+
+fn save_regression(
+    path: &Path,
+    seed: u64,
+    max_steps: usize,
+    failure: &Failure,
+) -> std::io::Result<()> {
+    if load_regressions(path).contains(&(seed, max_steps)) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let fresh = !path.exists();
+    let mut text = String::new();
+    if fresh {
+        text.push_str(
+            "# Seeds of failing cinderbox-conformance cases, replayed before new cases.\n\
+             # Format: cc <seed hex> <max steps> # <why, shrunk>. Keep this file in git.\n",
+        );
+    }
+    let why = failure.message.lines().next().unwrap_or_default();
+    text.push_str(&format!(
+        "cc {seed:#018x} {max_steps} # {} step(s): {why}\n",
+        failure.shrunk.len()
+    ));
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(text.as_bytes())
+}
+
+/// Runs `opts` against the installed session; stops at the first failure (after
+/// shrinking it). `progress` sees every case as it ends.
+pub fn run(
+    session: Session,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(&CaseOutcome),
+) -> (Report, Session) {
+    let started = Instant::now();
+    set_start(session.template.clone());
+    install_session(session);
+    let previous_hook = std::panic::take_hook();
+    // Expected failures are panics caught per case; keep them quiet unless debugging.
+    if std::env::var_os("CINDERBOX_CONFORMANCE_DEBUG").is_none() {
+        std::panic::set_hook(Box::new(|_| {}));
+    }
+
+    let mut plan: Vec<(u64, usize, bool)> = opts
+        .regressions
+        .as_deref()
+        .map(load_regressions)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(seed, steps)| (seed, steps, true))
+        .collect();
+    plan.extend(
+        (0..u64::from(opts.cases)).map(|i| (case_seed(opts.seed, i), opts.max_steps, false)),
+    );
+
+    let mut report = Report::default();
+    for (index, (seed, max_steps, replayed)) in plan.into_iter().enumerate() {
+        let case_started = Instant::now();
+        let mut runner = runner_for(seed);
+        let strategy = Conformance::sequential_strategy(1..=max_steps.max(1));
+        let mut outcome = CaseOutcome {
+            index,
+            seed,
+            max_steps,
+            replayed,
+            steps: 0,
+            elapsed: Duration::ZERO,
+            failure: None,
+        };
+        match strategy.new_tree(&mut runner) {
+            Err(why) => {
+                outcome.failure = Some(Failure {
+                    message: format!("harness: cannot generate a sequence: {why}"),
+                    original_steps: 0,
+                    shrunk: Vec::new(),
+                    shrink_iterations: 0,
+                    replay: replay(opts, seed, max_steps),
+                });
+            }
+            Ok(mut tree) => {
+                let first = tree.current();
+                let ops = first.1.clone();
+                outcome.steps = ops.len();
+                if let Err(message) = execute(first) {
+                    outcome.failure =
+                        Some(shrink(&mut tree, (ops, message), opts, seed, max_steps));
+                }
+            }
+        }
+        outcome.elapsed = case_started.elapsed();
+        progress(&outcome);
+        let failed = outcome.failure.is_some();
+        if let (Some(failure), Some(path), false) = (&outcome.failure, &opts.regressions, replayed)
+        {
+            if let Err(e) = save_regression(path, seed, max_steps, failure) {
+                eprintln!("cannot persist the failing seed to {}: {e}", path.display());
+            }
+        }
+        report.cases.push(outcome);
+        if failed {
+            break;
+        }
+    }
+    std::panic::set_hook(previous_hook);
+    report.elapsed = started.elapsed();
+    let session = take_session().expect("the session is given back after every case");
+    (report, session)
+}
+
+/// proptest's shrinking loop over the sequence tree: simplify while it still fails,
+/// complicate when a simplification passes; bounded by iterations and time.
+fn shrink<T>(
+    tree: &mut T,
+    first: (Vec<Op>, String),
+    opts: &RunOptions,
+    seed: u64,
+    max_steps: usize,
+) -> Failure
+where
+    T: ValueTree<Value = Sequence>,
+{
+    let started = Instant::now();
+    let original_steps = first.0.len();
+    let mut last = first;
+    let mut iterations = 0;
+    if tree.simplify() {
+        while iterations < opts.max_shrink_iters && started.elapsed() < opts.max_shrink_time {
+            iterations += 1;
+            let candidate = tree.current();
+            let ops = candidate.1.clone();
+            match execute(candidate) {
+                Err(why) => {
+                    last = (ops, why);
+                    if !tree.simplify() {
+                        break;
+                    }
+                }
+                Ok(()) => {
+                    if !tree.complicate() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Failure {
+        message: last.1,
+        original_steps,
+        shrunk: last.0,
+        shrink_iterations: iterations,
+        replay: replay(opts, seed, max_steps),
+    }
+}
+
+fn replay(opts: &RunOptions, seed: u64, max_steps: usize) -> String {
+    format!(
+        "{} --seed {seed:#x} --cases 1 --max-steps {max_steps}",
+        opts.replay_prefix
+    )
+}
+
+/// The report as JUnit XML (one testcase per case).
+pub fn junit(report: &Report, suite: &str) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">\n",
+        esc(suite),
+        report.cases.len(),
+        report.failed(),
+        report.elapsed.as_secs_f64()
+    );
+    for c in &report.cases {
+        let name = format!(
+            "case {} seed={:#x}{}",
+            c.index,
+            c.seed,
+            if c.replayed { " (replayed)" } else { "" }
+        );
+        out.push_str(&format!(
+            "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+            esc(suite),
+            esc(&name),
+            c.elapsed.as_secs_f64()
+        ));
+        match &c.failure {
+            None => out.push_str("/>\n"),
+            Some(f) => {
+                let steps: Vec<String> = f
+                    .shrunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, op)| format!("{}. {op:?}", i + 1))
+                    .collect();
+                out.push_str(&format!(
+                    ">\n    <failure message=\"{}\">{}\n\nreplay: {}</failure>\n  </testcase>\n",
+                    esc(f.message.lines().next().unwrap_or_default()),
+                    esc(&steps.join("\n")),
+                    esc(&f.replay)
+                ));
+            }
+        }
+    }
+    out.push_str("</testsuite>\n");
+    out
+}
