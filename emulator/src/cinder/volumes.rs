@@ -46,7 +46,8 @@ fn field_metadata(
     key: &str,
 ) -> Result<Option<BTreeMap<String, String>>, ApiError> {
     match obj.get(key) {
-        None => Ok(None),
+        // Cinder's schema is `metadata_allows_null`; openstacksdk sends `"metadata": null`.
+        None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => {
             let mut out = BTreeMap::new();
             for (k, v) in m {
@@ -787,5 +788,16 @@ mod tests {
             .contains_key("k"));
         assert!(parse_metadata_filter("nope").is_err());
         assert!(parse_metadata_filter("{a: 1}").is_err());
+    }
+
+    /// openstacksdk's `create_volume` sends `"metadata": null`; Cinder accepts it.
+    #[test]
+    fn metadata_null_is_absent() {
+        let obj = |v: Value| json!({ "metadata": v }).as_object().cloned().unwrap();
+        assert_eq!(field_metadata(&obj(json!(null)), "metadata").unwrap(), None);
+        let md = field_metadata(&obj(json!({"k": "v"})), "metadata").unwrap();
+        assert_eq!(md.unwrap().get("k").map(String::as_str), Some("v"));
+        assert!(field_metadata(&obj(json!("x")), "metadata").is_err());
+        assert!(field_metadata(&obj(json!({"k": 1})), "metadata").is_err());
     }
 }
