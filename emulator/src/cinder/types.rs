@@ -377,9 +377,9 @@ pub async fn access_list(req: &Req, raw: &str) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:volume_type_access")?;
     let t = visible_type(req, raw)?;
     if t.is_public {
-        return Err(ApiError::not_found(format!(
-            "Access list not available for public volume types."
-        )));
+        return Err(ApiError::not_found(
+            "Access list not available for public volume types.",
+        ));
     }
     let access: Vec<Value> = t
         .access
