@@ -198,7 +198,10 @@ fn json_err(e: serde_json::Error) -> ApiError {
 impl Store {
     /// Opens (or creates) `state.db` in `dir` and loads everything into memory.
     pub fn open(dir: &Path) -> Result<Store, ApiError> {
-        let conn = Connection::open(dir.join("state.db")).map_err(db_err)?;
+        let path = dir.join("state.db");
+        make_private(&path)
+            .map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
+        let conn = Connection::open(&path).map_err(db_err)?;
         // WAL with synchronous=NORMAL: a committed write survives a killed process
         // (it is in the OS's hands); only a power loss may drop the last commits.
         conn.execute_batch(
@@ -349,6 +352,25 @@ impl Store {
         };
         Ok(())
     }
+}
+
+/// Creates `state.db` 0600 (SQLite gives its `-wal` and `-shm` files the same mode), or
+/// tightens an existing one: state is readable by its owner only, like the volume files.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn load(conn: &Connection) -> Result<State, ApiError> {
