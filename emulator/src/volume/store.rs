@@ -199,8 +199,7 @@ impl Store {
     /// Opens (or creates) `state.db` in `dir` and loads everything into memory.
     pub fn open(dir: &Path) -> Result<Store, ApiError> {
         let path = dir.join("state.db");
-        make_private(&path)
-            .map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
+        make_private(&path).map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
         let conn = Connection::open(&path).map_err(db_err)?;
         // WAL with synchronous=NORMAL: a committed write survives a killed process
         // (it is in the OS's hands); only a power loss may drop the last commits.
