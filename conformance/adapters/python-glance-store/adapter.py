@@ -241,7 +241,7 @@ class Adapter:
         offset = args.get("offset") or 0
         length = args.get("length")
         out_path = require(args, "out_path", str)
-        iterator, _size = multi_backend.get(uri, backend_of(uri), offset=offset,
+        iterator, _size = multi_backend.get(uri, self.backend_for(uri), offset=offset,
                                             chunk_size=length, context=self.context)
         written = 0
         try:
@@ -258,9 +258,12 @@ class Adapter:
     def get_size(self, args):
         self.require_configured()
         uri = require(args, "location", str)
-        backend = backend_of(uri)
+        backend = self.backend_for(uri)
         if backend is None:
-            backend = self.legacy_backend(uri)
+            # glance_store's get_size needs a backend, and Glance would take it from the
+            # image's location metadata, which a legacy location lacks: use the default
+            # store, as the single-to-multi-store upgrade does.
+            backend = CONF.glance_store.default_backend
         size = multi_backend.get_size_from_uri_and_backend(uri, backend,
                                                            context=self.context)
         return {"size": size}
@@ -268,15 +271,19 @@ class Adapter:
     def delete(self, args):
         self.require_configured()
         uri = require(args, "location", str)
-        multi_backend.delete(uri, backend_of(uri), context=self.context)
+        multi_backend.delete(uri, self.backend_for(uri), context=self.context)
         return {}
 
-    def legacy_backend(self, uri):
-        """glance_store's get_size needs a backend; Glance would use the image's
-        location metadata, which a legacy location without a store lacks. Use the default
-        store, as Glance's single-to-multi-store migration does."""
-        parse(uri, CONF.glance_store.default_backend)
-        return CONF.glance_store.default_backend
+    def backend_for(self, uri):
+        """The backend Glance would pass for this location: the store it names, or None for
+        a legacy `cinder://<volume-id>` (glance_store then tries every store).
+
+        Glance refuses a location with an unknown scheme or a malformed id when it is set
+        (UnknownScheme / BadStoreUri), so such a location never reaches get or delete;
+        checking it here with glance_store's own parser gives the same answer.
+        """
+        parse(uri, None)
+        return backend_of(uri)
 
     def upgrade_location(self, args):
         self.require_configured()
@@ -299,9 +306,7 @@ class Adapter:
         """Glance's lazy upgrade (glance/common/store_utils.py), written anew: a location
         without a store asks each cinder store, in enabled_backends order, whether the
         volume belongs to it; the first yes names the store."""
-        default = CONF.glance_store.default_backend
-        parse(uri, default if default in CONF.enabled_backends else None)
-        if backend_of(uri) is not None or not uri.startswith("cinder://"):
+        if self.backend_for(uri) is not None:
             return uri
         volume_id = uri.split("/")[-1]
         for name, store in self.cinder_stores():
