@@ -251,12 +251,15 @@ impl Faults {
     /// from inside a `store.write` closure).
     pub fn on_attach(&self, app: &App, volume_id: Uuid) {
         let facts = volume_facts(app, volume_id);
-        if facts.volume.is_none() || !self.rules().any_match(Phase::Attach, &facts) {
+        if facts.volume.is_none() {
             return;
         }
+        let Some(region_mib) = self.rules().bit_rot_region_mib(&facts) else {
+            return;
+        };
         let path = app.files.path(volume_id);
         // Only a volume holding data can rot; an empty one does not count as a match.
-        let end = match bitrot::written_end(&path, 1024 << 20) {
+        let end = match bitrot::written_end(&path, region_mib << 20) {
             Ok(end) => end,
             Err(e) => {
                 tracing::error!(%volume_id, error = %e, "fault: cannot read volume for bit rot");

@@ -95,11 +95,17 @@ impl RuleSet {
         self.rules.iter().find(|l| l.rule.id == id).map(view)
     }
 
-    /// True if some rule of `phase` would match `facts` (without counting it).
-    pub fn any_match(&self, phase: Phase, facts: &Facts) -> bool {
+    /// The widest region (MiB) of the bit-rot rules that would match `facts`, without
+    /// counting them; `None` when none would.
+    pub fn bit_rot_region_mib(&self, facts: &Facts) -> Option<u64> {
         self.rules
             .iter()
-            .any(|l| l.rule.effect.phase() == phase && l.rule.matcher.matches(facts))
+            .filter(|l| l.rule.matcher.matches(facts))
+            .filter_map(|l| match l.rule.effect {
+                Effect::BitRot { region_mib, .. } => Some(region_mib),
+                _ => None,
+            })
+            .max()
     }
 
     /// Counts the match on every rule of `phase` consulted, and returns the first one
