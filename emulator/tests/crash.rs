@@ -49,18 +49,29 @@ fn start(dir: &Path) -> Server {
         .stderr(log)
         .spawn()
         .unwrap();
+    // Owned by a `Server` from here on: its Drop kills the child on any panic.
+    let mut server = Server {
+        child,
+        base: String::new(),
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(text) = std::fs::read_to_string(&ready) {
             if text.ends_with('\n') {
-                return Server {
-                    child,
-                    base: text.trim().to_string(),
-                };
+                server.base = text.trim().to_string();
+                return server;
             }
         }
         assert!(Instant::now() < deadline, "the emulator did not get ready");
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A failing test leaves no emulator behind.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -463,8 +474,7 @@ fn verify(api: &Api, data: &Path, model: &mut Model, in_flight: &InFlight, figur
                 assert_eq!(size, vol.size_gb, "volume {id} size");
             }
         }
-        let mut md: BTreeMap<String, String> =
-            serde_json::from_value(v["metadata"].clone()).unwrap();
+        let md: BTreeMap<String, String> = serde_json::from_value(v["metadata"].clone()).unwrap();
         if let InFlight::Metadata { id: x, key, value } = in_flight {
             if *x == id && md.get(key) == Some(value) {
                 vol.metadata.insert(key.clone(), value.clone());
@@ -581,7 +591,7 @@ fn run(kill_points: usize, seed: u64) -> Figures {
             }
             pid
         });
-        let mut child = server.child;
+        let child = &mut server.child;
         let killed = std::thread::scope(|s| {
             let h = s.spawn(|| {
                 let pid = killer.join().unwrap();
@@ -615,8 +625,6 @@ fn run(kill_points: usize, seed: u64) -> Figures {
     }
     let api = Api::login(&server.base);
     verify(&api, &data, &mut model, &in_flight, &mut figures);
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
     figures
 }
 
