@@ -19,20 +19,17 @@ pub struct Scenario {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read scenario {path}: {error}")]
+    Read { path: String, error: std::io::Error },
     #[error("scenario {path}: {message}")]
     Parse { path: String, message: String },
-    #[error("scenario {path}: rule {index}{}: {source}", id_note(.id))]
+    #[error("scenario {path}: rule {index}{}: {error}", id_note(.id))]
     Rule {
         path: String,
         /// 1-based, in file order.
         index: usize,
         id: Option<String>,
-        source: RuleError,
+        error: RuleError,
     },
 }
 
@@ -44,9 +41,9 @@ fn id_note(id: &Option<String>) -> String {
 
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Scenario::parse(&text, &path.display().to_string())
     }
@@ -87,11 +84,11 @@ impl Scenario {
         for (i, item) in items.iter().enumerate() {
             let index = i + 1;
             let id = item.get("id").and_then(Value::as_str).map(str::to_string);
-            let rule_err = |source| ScenarioError::Rule {
+            let rule_err = |error| ScenarioError::Rule {
                 path: origin.to_string(),
                 index,
                 id: id.clone(),
-                source,
+                error,
             };
             let rule = parse_rule(item, &format!("rule-{index}")).map_err(rule_err)?;
             if rules.iter().any(|r| r.id == rule.id) {
