@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// How long one request may take unless the caller says otherwise. Bounds a hung adapter;
@@ -20,122 +20,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Lines of the adapter's stderr kept to explain a crash.
 const STDERR_TAIL_LINES: usize = 40;
 
-/// The protocol's error classes; the wire names are the snake_case forms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
-    NotFound,
-    Disabled,
-    BadLocation,
-    StorageFull,
-    SizeMismatch,
-    Invalid,
-    Backend,
-    Unsupported,
-}
+mod wire;
 
-impl ErrorClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::NotFound => "not_found",
-            ErrorClass::Disabled => "disabled",
-            ErrorClass::BadLocation => "bad_location",
-            ErrorClass::StorageFull => "storage_full",
-            ErrorClass::SizeMismatch => "size_mismatch",
-            ErrorClass::Invalid => "invalid",
-            ErrorClass::Backend => "backend",
-            ErrorClass::Unsupported => "unsupported",
-        }
-    }
-}
-
-impl fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An error as it travels on the wire.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireError {
-    pub class: ErrorClass,
-    pub message: String,
-}
-
-/// One request line.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Request {
-    pub id: u64,
-    pub op: String,
-    #[serde(default)]
-    pub args: Value,
-}
-
-/// One response line: `ok` with a `result`, or not `ok` with an `error`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Response {
-    pub id: Option<u64>,
-    pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<WireError>,
-}
-
-impl Response {
-    pub fn ok(id: u64, result: Value) -> Response {
-        Response {
-            id: Some(id),
-            ok: true,
-            result: Some(result),
-            error: None,
-        }
-    }
-
-    pub fn err(id: Option<u64>, class: ErrorClass, message: impl Into<String>) -> Response {
-        Response {
-            id,
-            ok: false,
-            result: None,
-            error: Some(WireError {
-                class,
-                message: message.into(),
-            }),
-        }
-    }
-}
-
-/// Whether a store accepts writes, as the adapter reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StoreState {
-    Enabled,
-    Disabled,
-    Unverified,
-}
-
-/// One configured store.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Store {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub volume_type: Option<String>,
-    pub default: bool,
-    pub state: StoreState,
-    pub reason: Option<String>,
-}
-
-/// What `add` returns: Glance's 5-tuple.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Added {
-    pub location: String,
-    pub size: u64,
-    /// md5 hex.
-    pub checksum: String,
-    /// Hex digest with the requested `hashing_algo`.
-    pub multihash: String,
-    pub store: String,
-}
+pub use wire::{Added, ErrorClass, Request, Response, Store, StoreState, WireError};
 
 /// A failed call: the driver said no (with a class), or the adapter itself misbehaved.
 #[derive(Clone, Debug, PartialEq, Eq)]

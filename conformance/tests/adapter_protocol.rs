@@ -38,6 +38,10 @@ fn content(len: usize) -> Vec<u8> {
 /// A glance-api.conf for the emulator: fast→glance-fast (default), slow→glance-slow and
 /// broken→a type that does not exist.
 fn glance_conf(emulator: &Emulator) -> String {
+    glance_conf_as(&emulator.identity_url(), "glance", "admin", "service")
+}
+
+fn glance_conf_as(identity_url: &str, user: &str, password: &str, project: &str) -> String {
     let mut text = String::from(
         "[DEFAULT]\nenabled_backends = fast:cinder,slow:cinder,broken:cinder\n\n\
          [glance_store]\ndefault_backend = fast\n",
@@ -51,11 +55,11 @@ fn glance_conf(emulator: &Emulator) -> String {
             "\n[{store}]\ncinder_volume_type = {volume_type}\n\
              cinder_catalog_info = volumev3::publicURL\n\
              cinder_store_auth_address = {}\n\
-             cinder_store_user_name = glance\ncinder_store_password = admin\n\
-             cinder_store_project_name = service\n\
+             cinder_store_user_name = {user}\ncinder_store_password = {password}\n\
+             cinder_store_project_name = {project}\n\
              cinder_store_user_domain_name = Default\ncinder_store_project_domain_name = Default\n\
-             cinder_state_transition_timeout = 30\n",
-            emulator.identity_url()
+             cinder_state_transition_timeout = 30\ncinder_http_retries = 1\n",
+            identity_url
         ));
     }
     text
@@ -69,18 +73,30 @@ struct Expect {
     add_to_missing_type: ErrorClass,
     /// Class of a get of a deleted image.
     get_missing: ErrorClass,
+    /// A read range running past the end of the image: bytes read, or the class.
+    range_past_end: Result<u64, ErrorClass>,
+    /// Class of an add whose volume Cinder refuses for quota (413).
+    over_quota: ErrorClass,
+    /// `configure` with Keystone unreachable: the stores' state, or the class.
+    keystone_down: Result<StoreState, ErrorClass>,
 }
 
 const RUST: Expect = Expect {
     missing_type_state: StoreState::Disabled,
     add_to_missing_type: ErrorClass::Disabled,
     get_missing: ErrorClass::NotFound,
+    range_past_end: Err(ErrorClass::Invalid),
+    over_quota: ErrorClass::StorageFull,
+    keystone_down: Ok(StoreState::Unverified),
 };
 
 const PYTHON_GLANCE_STORE: Expect = Expect {
     missing_type_state: StoreState::Enabled,
     add_to_missing_type: ErrorClass::Backend,
     get_missing: ErrorClass::Backend,
+    range_past_end: Ok(123),
+    over_quota: ErrorClass::Backend,
+    keystone_down: Err(ErrorClass::Backend),
 };
 
 /// Prints each step with the time since the scenario started.
@@ -447,6 +463,37 @@ fn exercise(name: &'static str, command: &AdapterCommand, expect: &Expect) {
     .into_iter()
     .collect();
     assert_eq!(cinder.volume_ids(), expected);
+
+    steps.step("documented differences: range past the end, over-quota create, Keystone down");
+    let got = adapter
+        .get(&b.location, 5_000_000, Some(1000), &dir.path().join("x"))
+        .map_err(|e| e.class().unwrap_or_else(|| panic!("{e}")));
+    assert_eq!(got, expect.range_past_end);
+    // demo's project has a 1000 GiB quota; the declared size asks for 1001 GiB.
+    let demo = glance_conf_as(&emulator.identity_url(), "demo", "demo", "demo");
+    adapter.configure(&demo, &work).expect("configure as demo");
+    let huge = 1001u64 << 30;
+    assert_eq!(
+        class_of(adapter.add(
+            Some("fast"),
+            "55555555-5555-4555-8555-555555555555",
+            Some(huge),
+            &data_path
+        )),
+        expect.over_quota
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let down = format!("http://{}/identity/v3", closed.local_addr().expect("addr"));
+    drop(closed);
+    let got = adapter
+        .configure(&glance_conf_as(&down, "glance", "admin", "service"), &work)
+        .map(|stores| {
+            let states: BTreeSet<StoreState> = stores.iter().map(|s| s.state).collect();
+            assert_eq!(states.len(), 1, "one state for all stores: {stores:?}");
+            states.into_iter().next().expect("a state")
+        })
+        .map_err(|e| e.class().unwrap_or_else(|| panic!("{e}")));
+    assert_eq!(got, expect.keystone_down);
     adapter.shutdown().expect("adapter exits 0 on shutdown");
     steps.step("done");
 }

@@ -108,6 +108,8 @@ def classify(exc):
 
 def describe(exc):
     text = str(exc) or type(exc).__name__
+    if isinstance(exc, ProtocolError):
+        return text
     return "%s: %s" % (type(exc).__name__, text)
 
 
@@ -119,6 +121,7 @@ class Adapter:
     # --- configuration -----------------------------------------------------------
 
     def configure(self, args):
+        self.configured = False
         text = require(args, "glance_config", str)
         work_dir = require(args, "work_dir", str)
         os.makedirs(work_dir, exist_ok=True)
@@ -324,7 +327,8 @@ def backend_of(uri):
     rest = uri[len(prefix):]
     if "/" not in rest:
         return None
-    return rest.rsplit("/", 1)[0]
+    # `cinder:///<id>` names no store: legacy too (glance_store parses it).
+    return rest.rsplit("/", 1)[0] or None
 
 
 def parse(uri, backend):
