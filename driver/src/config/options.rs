@@ -223,13 +223,27 @@ fn credentials(r: &Resolver) -> Result<Option<Credentials>, ConfigError> {
             "service credentials are set but the Keystone address is not".into(),
         ));
     };
+    // A value with user info may hold a password: never repeat it in an error.
+    let has_userinfo = auth_address.contains('@');
     let auth_url = Url::parse(&auth_address).map_err(|e| {
+        let shown = if has_userinfo {
+            "the value".to_string()
+        } else {
+            format!("'{auth_address}'")
+        };
         r.error(
             "cinder_store_auth_address",
             r.raw("cinder_store_auth_address"),
-            format!("'{auth_address}' is not a URL: {e}"),
+            format!("{shown} is not a URL: {e}"),
         )
     })?;
+    if !auth_url.username().is_empty() || auth_url.password().is_some() {
+        return Err(r.error(
+            "cinder_store_auth_address",
+            r.raw("cinder_store_auth_address"),
+            "must not carry credentials before '@' (they would be printed with the URL); set cinder_store_user_name and cinder_store_password".into(),
+        ));
+    }
     if app_id.is_some() || app_secret.is_some() {
         return match (app_id, app_secret) {
             (Some(id), Some(secret)) => Ok(Some(Credentials::ApplicationCredential {
