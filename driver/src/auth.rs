@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::backoff::poll_delay;
 use crate::config::{CatalogInfo, CinderOptions, Credentials, Secret};
-use crate::error::{envelope_message, DriverError};
+use crate::error::{envelope_message, redact, DriverError};
 
 /// Re-authenticate when less than this is left on the token (keystoneauth's margin).
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(120);
@@ -248,7 +248,12 @@ impl Session {
             .get("X-Subject-Token")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let text = response.text().unwrap_or_default();
+        let secret = match credentials {
+            Credentials::Password { password, .. } => password.expose(),
+            Credentials::ApplicationCredential { secret, .. } => secret.expose(),
+        };
+        let token_text = token.as_deref().unwrap_or_default();
+        let text = redact(response.text().unwrap_or_default(), &[secret, token_text]);
         if !status.is_success() {
             return Err(auth_error(format!(
                 "HTTP {}: {}",

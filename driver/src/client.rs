@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::auth::{AuthInfo, Session};
 use crate::backoff::poll_delay;
 use crate::config::CinderOptions;
-use crate::error::{envelope_message, ConfigError, DriverError};
+use crate::error::{envelope_message, redact, ConfigError, DriverError};
 
 /// The microversion for every volume call: attachments with `mode` need 3.54
 /// (and online extend needs ≥ 3.42).
@@ -261,7 +261,8 @@ impl CinderClient {
                 }
                 (_, Ok((status, _, text))) if (200..300).contains(&status) => return Ok(text),
                 (_, Ok((status, _, text))) => {
-                    return Err(self.status_error(&method, path, status, &text))
+                    let text = redact(text, &[auth.token.expose()]);
+                    return Err(self.status_error(&method, path, status, &text));
                 }
                 (_, Err(e)) => return Err(e),
             }

@@ -156,6 +156,15 @@ impl DriverError {
     }
 }
 
+/// Blanks every credential out of text that came from a server: a proxy or a
+/// misbehaving service may echo the request, token or password included.
+pub fn redact(text: String, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text, |t, s| t.replace(s, "***"))
+}
+
 /// Pulls the human message out of an OpenStack fault body
 /// (`{"itemNotFound":{"code":404,"message":".."}}`, Keystone's `{"error":{..}}`),
 /// or falls back to a short prefix of the body.
