@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cinderbox_conformance::adapter::{
     Added, ErrorClass, Request, Response, Store, StoreState as WireState,
@@ -49,7 +49,7 @@ fn invalid(message: impl Into<String>) -> Failure {
     Failure(ErrorClass::Invalid, message.into())
 }
 
-fn io_failure(what: &str, path: &PathBuf, e: std::io::Error) -> Failure {
+fn io_failure(what: &str, path: &Path, e: std::io::Error) -> Failure {
     Failure(
         ErrorClass::Backend,
         format!("{what} {}: {e}", path.display()),
