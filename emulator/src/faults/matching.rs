@@ -34,6 +34,15 @@ pub struct Facts {
 
 impl Match {
     pub fn matches(&self, f: &Facts) -> bool {
+        // A rule without `operation` is about Cinder: failing every login by accident
+        // would also lock the tester out of the control API.
+        if self.operations.is_empty()
+            && f.operation
+                .as_deref()
+                .is_some_and(super::operations::is_keystone)
+        {
+            return false;
+        }
         if !self.operations.is_empty()
             && !f
                 .operation
@@ -226,6 +235,25 @@ mod tests {
             json!({"volume_metadata": {"owner": "*"}, "effect": "503"}),
             false,
         );
+    }
+
+    #[test]
+    fn keystone_operations_match_only_when_named() {
+        let login = Facts {
+            operation: Some("keystone.token.create".into()),
+            ..Facts::default()
+        };
+        for (rule, expected) in [
+            (json!({"effect": "503"}), false),
+            (
+                json!({"operation": "keystone.token.create", "effect": "503"}),
+                true,
+            ),
+            (json!({"operation": "keystone.*", "effect": "503"}), true),
+        ] {
+            let r = parse_rule(&rule, "r").unwrap();
+            assert_eq!(r.matcher.matches(&login), expected, "{rule}");
+        }
     }
 
     #[test]
