@@ -133,24 +133,8 @@ pub fn create(
 
 /// One quota resource's limit for a project: an override, else the world's.
 pub fn quota_limit(tx: &Tx<'_>, world: &World, project_id: &str, resource: &str) -> i64 {
-    if let Some(l) = tx.quota_override(project_id, resource) {
-        return l;
-    }
-    let q = world
-        .project(project_id)
-        .map(|p| p.quotas)
-        .unwrap_or(world.quotas);
-    match resource {
-        "volumes" => q.volumes,
-        "gigabytes" => q.gigabytes,
-        "snapshots" => q.snapshots,
-        "backups" => q.backups,
-        "backup_gigabytes" => q.backup_gigabytes,
-        "groups" => q.groups,
-        "per_volume_gigabytes" => q.per_volume_gigabytes,
-        // Per-type quotas (`volumes_<type>`, ...) default to unlimited.
-        _ => -1,
-    }
+    tx.quota_override(project_id, resource)
+        .unwrap_or_else(|| default_quota_limit(world, project_id, resource))
 }
 
 /// (volume count, gigabytes) a project uses, overall or for one type.
@@ -504,6 +488,7 @@ pub fn default_quota_limit(world: &World, project_id: &str, resource: &str) -> i
         "backup_gigabytes" => q.backup_gigabytes,
         "groups" => q.groups,
         "per_volume_gigabytes" => q.per_volume_gigabytes,
+        // Per-type quotas (`volumes_<type>`, ...) default to unlimited.
         _ => -1,
     }
 }
