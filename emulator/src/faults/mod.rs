@@ -11,6 +11,7 @@ pub mod log;
 pub mod matching;
 pub mod operations;
 pub mod parse;
+pub mod parse_effect;
 pub mod rng;
 pub mod rule;
 pub mod ruleset;
