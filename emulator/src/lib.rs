@@ -1,6 +1,7 @@
 //! cinderbox-emulator: Keystone v3 and Cinder v3 on one local listener, devstack
 //! layout (`/identity`, `/volume`), with file-backed volumes and durable state.
 
+pub mod body;
 pub mod cinder;
 pub mod config;
 pub mod error;

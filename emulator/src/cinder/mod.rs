@@ -33,8 +33,7 @@ use crate::App;
 use endpoint::{Endpoint, COLLECTIONS};
 use microversion::Microversion;
 
-/// Largest request body we read; Cinder's own limit is 112 KiB (osapi_max_request_body_size).
-pub const MAX_BODY_BYTES: usize = 114_688;
+pub use crate::body::MAX_BODY_BYTES;
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -266,11 +265,7 @@ async fn route(
     if mv.0 < endpoint.min_minor() {
         return Err(ApiError::not_found("The resource could not be found."));
     }
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| ApiError::OverLimit {
-            message: "Request is too large.".into(),
-        })?;
+    let body = crate::body::read_limited(body).await?;
     if let Endpoint::VolumeAction(_, action) = &mut endpoint {
         *action = serde_json::from_slice::<Value>(&body)
             .ok()

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::log::Trace;
 use super::{Call, Service};
-use crate::error::{ApiError, KeystoneError};
+use crate::error::KeystoneError;
 use crate::App;
 
 const TOKENS_PATH: &str = "/identity/v3/auth/tokens";
@@ -22,11 +22,9 @@ pub async fn token_create(State(app): State<Arc<App>>, req: Request, next: Next)
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, crate::cinder::MAX_BODY_BYTES).await else {
-        return KeystoneError(ApiError::OverLimit {
-            message: "Request is too large.".into(),
-        })
-        .into_response();
+    let bytes = match crate::body::read_limited(body).await {
+        Ok(b) => b,
+        Err(e) => return KeystoneError(e).into_response(),
     };
     let hook = Call {
         service: Service::Keystone,

@@ -136,11 +136,7 @@ async fn issue_token(
     body: Body,
 ) -> Result<Response, KeystoneError> {
     // Keystone's max_request_body_size, answered with its own 413 body.
-    let body = axum::body::to_bytes(body, crate::cinder::MAX_BODY_BYTES)
-        .await
-        .map_err(|_| ApiError::OverLimit {
-            message: "Request is too large.".into(),
-        })?;
+    let body = crate::body::read_limited(body).await?;
     let req: Value = serde_json::from_slice(&body)
         .map_err(|_| ApiError::bad_request("Malformed request body: expected a JSON object."))?;
     let auth = req

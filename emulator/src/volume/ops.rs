@@ -323,14 +323,13 @@ pub fn recompute_from_attachments(tx: &mut Tx<'_>, volume_id: Uuid) -> Result<()
 /// Validates metadata as Cinder does: keys 1..255 chars, values up to 255.
 pub fn check_metadata(md: &BTreeMap<String, String>) -> Result<(), ApiError> {
     for (k, v) in md {
-        if k.is_empty() {
-            return Err(ApiError::bad_request(
-                "Invalid input for field/attribute metadata. Value: {'': ...}. '' does not match any of the regexes: '^[a-zA-Z0-9-_:. /]{1,255}$'",
-            ));
-        }
-        if k.chars().count() > 255 {
+        // Cinder's schema: keys match ^[a-zA-Z0-9-_:. /]{1,255}$.
+        let key_ok = (1..=255).contains(&k.len())
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_:. /".contains(c));
+        if !key_ok {
             return Err(ApiError::bad_request(format!(
-                "Invalid input for field/attribute metadata. Value: {k}. Metadata property key greater than 255 characters."
+                "Invalid input for field/attribute metadata. Value: {k}. '{k}' does not match any of the regexes: '^[a-zA-Z0-9-_:. /]{{1,255}}$'"
             )));
         }
         if v.chars().count() > 255 {
