@@ -118,10 +118,9 @@ pub(crate) fn add(
     ) {
         Ok(v) => v,
         Err(e) => {
-            if matches!(
-                e,
-                DriverError::RequestTimeout { .. } | DriverError::Unreachable { .. }
-            ) {
+            // A lost answer, or a 5xx from Cinder or a proxy in front of it, does not
+            // mean nothing was created: the volume may exist anyway.
+            if e.is_transient() {
                 remove_orphans(store, &name);
             }
             return Err(e);
@@ -153,7 +152,8 @@ pub(crate) fn add(
     }
 }
 
-/// After a create whose answer was lost, the volume may exist anyway: remove it by name.
+/// After a create whose answer was lost or was a server error, the volume may exist
+/// anyway: remove every volume with the image's name.
 fn remove_orphans(store: &CinderStore, name: &str) {
     match store
         .client
