@@ -46,20 +46,21 @@ pub fn wait_for_status(
     })
 }
 
-/// Waits until the volume is gone (404) after a delete, within `budget`.
+/// Waits until the volume is gone (404) after an acknowledged delete, within `budget`.
+/// Cinder moves the volume to `deleting` before it answers 202, so finding it in any
+/// other status but `error_deleting` means the delete was acknowledged and not applied.
 pub fn wait_deleted(
     client: &CinderClient,
     volume_id: &str,
     budget: Duration,
 ) -> Result<(), DriverError> {
-    match wait_for_status(
-        client,
-        volume_id,
-        &["deleting", "available", "creating", "error"],
-        "(deleted)",
-        budget,
-    ) {
+    match wait_for_status(client, volume_id, &["deleting"], "(deleted)", budget) {
         Err(DriverError::Http { status: 404, .. }) => Ok(()),
+        Err(DriverError::UnexpectedStatus { status, .. }) if status != "error_deleting" => {
+            Err(DriverError::Inconsistent(format!(
+                "Cinder acknowledged the delete of volume {volume_id} but the volume is still '{status}'"
+            )))
+        }
         Err(e) => Err(e),
         Ok(_) => Ok(()),
     }
