@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust workspace (unit, black-box, conformance), then real
-# OpenStack clients (openstack CLI, cinderclient, openstacksdk) against the emulator.
-# Installs what it needs (a Python venv) by itself.
+# Runs every test: the Rust workspace (unit, black-box, fault, reliability and
+# conformance tests, including upstream glance_store through its adapter), then real
+# OpenStack clients (openstack CLI, cinderclient, openstacksdk) against the release
+# emulator, then the benchmark's quick smoke run. Installs what it needs (Python
+# virtual environments) by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== cargo test (workspace)"
 cargo test --workspace --locked
+
+echo "== release build (emulator for the clients, benchmark)"
+cargo build --release --locked -p cinderbox-emulator -p cinderbox-conformance
+
+echo "== benchmark smoke run (--quick; numbers are reported, never asserted)"
+target/release/cinderbox-bench --quick --out target/bench-quick.json
+
+echo "== real OpenStack clients against the emulator"
 bash conformance/clients/run.sh

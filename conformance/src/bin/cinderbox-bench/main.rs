@@ -6,6 +6,7 @@
 //! start-up, the driver's peak memory), so it needs nothing else built.
 
 mod api;
+mod conformance;
 mod datapath;
 mod stats;
 mod upgrade;
@@ -135,9 +136,15 @@ fn main() -> anyhow::Result<()> {
         push(&mut table, &r);
         results.insert("upgrade".into(), r);
     }
+    if want("conformance") {
+        let r = conformance::run(cli.quick).context("conformance row")?;
+        push(&mut table, &r);
+        results.insert("conformance".into(), r);
+    }
     results.insert("quick".into(), json!(cli.quick));
     results.insert("total_s".into(), json!(started.elapsed().as_secs_f64()));
     print_table(&table);
+    sanity(&Value::Object(results.clone()))?;
     std::fs::write(
         &cli.out,
         serde_json::to_string_pretty(&Value::Object(results))?,
@@ -186,4 +193,26 @@ fn print_table(table: &[[String; 4]]) {
     for row in table {
         line([&row[0], &row[1], &row[2], &row[3]]);
     }
+}
+
+/// The smoke check: every figure is a finite, non-negative number and no load cell saw
+/// an error. Never a timing threshold.
+fn sanity(v: &Value) -> anyhow::Result<()> {
+    match v {
+        Value::Number(n) => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            anyhow::ensure!(f.is_finite() && f >= 0.0, "not a sane figure: {n}");
+        }
+        Value::Object(m) => {
+            if let Some(e) = m.get("errors").and_then(Value::as_u64) {
+                anyhow::ensure!(e == 0, "{e} request errors in {}", Value::Object(m.clone()));
+            }
+            for x in m.values() {
+                sanity(x)?;
+            }
+        }
+        Value::Array(a) => a.iter().try_for_each(sanity)?,
+        _ => {}
+    }
+    Ok(())
 }
