@@ -53,6 +53,9 @@ struct Args {
     /// Neither replay nor persist failing seeds.
     #[arg(long)]
     no_persist: bool,
+    /// Cases run at once, each on its own emulator (a real cloud always uses 1).
+    #[arg(long, default_value_t = 12)]
+    jobs: usize,
     /// Bound on shrinking.
     #[arg(long, default_value_t = 256)]
     max_shrink_iters: u32,
@@ -124,8 +127,20 @@ fn run(args: Args) -> Result<bool> {
         max_image_bytes: args.max_image_bytes,
         large: args.large,
     };
-    let session = Session::new(place, shape, Box::new(|| Box::new(DriverTarget::new())))?;
-    if let Some(handle) = session.cleanup_handle() {
+    let jobs = if args.glance_config.is_some() {
+        1
+    } else {
+        args.jobs.clamp(1, 64)
+    };
+    let mut sessions = Vec::with_capacity(jobs);
+    for _ in 0..jobs {
+        sessions.push(Session::new(
+            place.clone(),
+            shape.clone(),
+            Box::new(|| Box::new(DriverTarget::new())),
+        )?);
+    }
+    if let Some(handle) = sessions[0].cleanup_handle() {
         std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -174,7 +189,7 @@ fn run(args: Args) -> Result<bool> {
         args.cases, args.max_steps
     );
     let total_hint = args.cases;
-    let (report, mut session) = runner::run(session, &opts, &mut |c| {
+    let (report, sessions) = runner::run(sessions, &opts, &|c| {
         let verdict = if c.failure.is_some() { "FAILED" } else { "ok" };
         eprintln!(
             "case {:>4}/{total_hint}{} seed={:#018x} steps={:>3} {verdict} ({:.2}s)",
@@ -185,8 +200,10 @@ fn run(args: Args) -> Result<bool> {
             c.elapsed.as_secs_f64()
         );
     });
-    if let Err(e) = session.cleanup() {
-        eprintln!("cleanup after the run failed: {e:#}");
+    for mut session in sessions {
+        if let Err(e) = session.cleanup() {
+            eprintln!("cleanup after the run failed: {e:#}");
+        }
     }
     let steps: usize = report.cases.iter().map(|c| c.steps).sum();
     println!(
@@ -194,9 +211,15 @@ fn run(args: Args) -> Result<bool> {
         report.cases.len(),
         report.elapsed.as_secs_f64()
     );
-    if let Some(f) = report.first_failure() {
+    for (c, f) in report
+        .cases
+        .iter()
+        .filter_map(|c| Some((c, c.failure.as_ref()?)))
+    {
         println!(
-            "\nFAILURE (shrunk from {} to {} step(s) in {} iteration(s)):\n  {}",
+            "\nFAILURE of case {} (seed {:#x}), shrunk from {} to {} step(s) in {} iteration(s):\n  {}",
+            c.index + 1,
+            c.seed,
             f.original_steps,
             f.shrunk.len(),
             f.shrink_iterations,

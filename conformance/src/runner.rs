@@ -3,6 +3,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use proptest::strategy::{Strategy, ValueTree};
@@ -100,9 +102,11 @@ type Sequence = (
 /// Runs one sequence; `Err` carries the panic message of the first broken expectation.
 fn execute(sequence: Sequence) -> Result<(), String> {
     let (state, ops, seen) = sequence;
+    IN_CASE.with(|f| f.set(true));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         Conformance::test_sequential(Config::default(), state, ops, seen)
     }));
+    IN_CASE.with(|f| f.set(false));
     outcome.map_err(|payload| {
         payload
             .downcast_ref::<String>()
@@ -161,22 +165,17 @@ fn save_regression(
         .write_all(text.as_bytes())
 }
 
-/// Runs `opts` against the installed session; stops at the first failure (after
-/// shrinking it). `progress` sees every case as it ends.
+/// Runs `opts` with one worker thread per session (each case on a fresh emulator is
+/// independent, and most of a case's time is spent waiting for Cinder). Workers stop
+/// taking cases after the first failure; each failure is shrunk on its worker. `progress`
+/// sees every case as it ends.
 pub fn run(
-    session: Session,
+    sessions: Vec<Session>,
     opts: &RunOptions,
-    progress: &mut dyn FnMut(&CaseOutcome),
-) -> (Report, Session) {
+    progress: &(dyn Fn(&CaseOutcome) + Sync),
+) -> (Report, Vec<Session>) {
     let started = Instant::now();
-    set_start(session.template.clone());
-    install_session(session);
-    let previous_hook = std::panic::take_hook();
-    // Expected failures are panics caught per case; keep them quiet unless debugging.
-    if std::env::var_os("CINDERBOX_CONFORMANCE_DEBUG").is_none() {
-        std::panic::set_hook(Box::new(|_| {}));
-    }
-
+    quiet_case_panics();
     let mut plan: Vec<(u64, usize, bool)> = opts
         .regressions
         .as_deref()
@@ -188,59 +187,119 @@ pub fn run(
     plan.extend(
         (0..u64::from(opts.cases)).map(|i| (case_seed(opts.seed, i), opts.max_steps, false)),
     );
-
-    let mut report = Report::default();
-    for (index, (seed, max_steps, replayed)) in plan.into_iter().enumerate() {
-        let case_started = Instant::now();
-        let mut runner = runner_for(seed);
-        let strategy = Conformance::sequential_strategy(1..=max_steps.max(1));
-        let mut outcome = CaseOutcome {
-            index,
-            seed,
-            max_steps,
-            replayed,
-            steps: 0,
-            elapsed: Duration::ZERO,
-            failure: None,
-        };
-        match strategy.new_tree(&mut runner) {
-            Err(why) => {
-                outcome.failure = Some(Failure {
-                    message: format!("harness: cannot generate a sequence: {why}"),
-                    original_steps: 0,
-                    shrunk: Vec::new(),
-                    shrink_iterations: 0,
-                    replay: replay(opts, seed, max_steps),
-                });
-            }
-            Ok(mut tree) => {
-                let first = tree.current();
-                let ops = first.1.clone();
-                outcome.steps = ops.len();
-                if let Err(message) = execute(first) {
-                    outcome.failure =
-                        Some(shrink(&mut tree, (ops, message), opts, seed, max_steps));
-                }
-            }
-        }
-        outcome.elapsed = case_started.elapsed();
-        progress(&outcome);
-        let failed = outcome.failure.is_some();
-        if let (Some(failure), Some(path), false) = (&outcome.failure, &opts.regressions, replayed)
-        {
-            if let Err(e) = save_regression(path, seed, max_steps, failure) {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let outcomes = Mutex::new(Vec::new());
+    let sessions: Vec<Session> = std::thread::scope(|scope| {
+        let workers: Vec<_> = sessions
+            .into_iter()
+            .map(|session| {
+                let (plan, next, stop, outcomes) = (&plan, &next, &stop, &outcomes);
+                scope.spawn(move || {
+                    set_start(session.template.clone());
+                    install_session(session);
+                    while !stop.load(Ordering::SeqCst) {
+                        let index = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(&(seed, max_steps, replayed)) = plan.get(index) else {
+                            break;
+                        };
+                        let outcome = run_case(index, seed, max_steps, replayed, opts);
+                        if outcome.failure.is_some() {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        progress(&outcome);
+                        outcomes
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(outcome);
+                    }
+                    take_session().expect("the session is given back after every case")
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut cases = outcomes.into_inner().unwrap_or_else(|p| p.into_inner());
+    cases.sort_by_key(|c| c.index);
+    for failure in cases.iter().filter(|c| c.failure.is_some() && !c.replayed) {
+        if let (Some(f), Some(path)) = (&failure.failure, &opts.regressions) {
+            if let Err(e) = save_regression(path, failure.seed, failure.max_steps, f) {
                 eprintln!("cannot persist the failing seed to {}: {e}", path.display());
             }
         }
-        report.cases.push(outcome);
-        if failed {
-            break;
+    }
+    let report = Report {
+        cases,
+        elapsed: started.elapsed(),
+    };
+    (report, sessions)
+}
+
+thread_local! {
+    /// Set while this thread executes a case: its panics are expected failures.
+    static IN_CASE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs (once) a panic hook that stays quiet for panics inside cases, which the runner
+/// catches and reports, and hands every other panic to the previous hook.
+/// `CINDERBOX_CONFORMANCE_DEBUG` keeps case panics loud too.
+fn quiet_case_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let loud = std::env::var_os("CINDERBOX_CONFORMANCE_DEBUG").is_some();
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if loud || !IN_CASE.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Generates, runs and (on failure) shrinks one case on this worker's session.
+fn run_case(
+    index: usize,
+    seed: u64,
+    max_steps: usize,
+    replayed: bool,
+    opts: &RunOptions,
+) -> CaseOutcome {
+    let case_started = Instant::now();
+    let mut runner = runner_for(seed);
+    let strategy = Conformance::sequential_strategy(1..=max_steps.max(1));
+    let mut outcome = CaseOutcome {
+        index,
+        seed,
+        max_steps,
+        replayed,
+        steps: 0,
+        elapsed: Duration::ZERO,
+        failure: None,
+    };
+    match strategy.new_tree(&mut runner) {
+        Err(why) => {
+            outcome.failure = Some(Failure {
+                message: format!("harness: cannot generate a sequence: {why}"),
+                original_steps: 0,
+                shrunk: Vec::new(),
+                shrink_iterations: 0,
+                replay: replay(opts, seed, max_steps),
+            });
+        }
+        Ok(mut tree) => {
+            let first = tree.current();
+            let ops = first.1.clone();
+            outcome.steps = ops.len();
+            if let Err(message) = execute(first) {
+                outcome.failure = Some(shrink(&mut tree, (ops, message), opts, seed, max_steps));
+            }
         }
     }
-    std::panic::set_hook(previous_hook);
-    report.elapsed = started.elapsed();
-    let session = take_session().expect("the session is given back after every case");
-    (report, session)
+    outcome.elapsed = case_started.elapsed();
+    outcome
 }
 
 /// proptest's shrinking loop over the sequence tree: simplify while it still fails,

@@ -36,7 +36,7 @@ const EMULATOR_LEGACY_TYPES: [Option<&str>; 4] = [
 ];
 
 /// Builds the driver under test; called once per configuration.
-pub type TargetFactory = Box<dyn Fn() -> Box<dyn Target>>;
+pub type TargetFactory = Box<dyn Fn() -> Box<dyn Target + Send> + Send>;
 
 /// How to run against the embedded emulator.
 #[derive(Clone, Debug)]
@@ -88,7 +88,7 @@ struct Hosted {
 /// One place to run cases.
 pub struct Session {
     pub place: Where,
-    pub target: Box<dyn Target>,
+    pub target: Box<dyn Target + Send>,
     pub inspector: Inspector,
     pub faults: Option<FaultControl>,
     /// The model at the start of every case.

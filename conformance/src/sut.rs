@@ -575,7 +575,11 @@ impl StateMachineTest for Conformance {
     }
 
     fn apply(mut case: Case, model: &Model, op: Op) -> Case {
+        let started = std::time::Instant::now();
         case.run(&op);
+        if std::env::var_os("CINDERBOX_CONFORMANCE_TRACE").is_some() {
+            eprintln!("  {:>6} ms  {op:?}", started.elapsed().as_millis());
+        }
         case.model = model.clone();
         case
     }
