@@ -403,3 +403,76 @@ pub fn junit(report: &Report, suite: &str) -> String {
     out.push_str("</testsuite>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_zero_uses_the_run_seed_and_others_differ() {
+        assert_eq!(case_seed(0xabc, 0), 0xabc);
+        let seeds: std::collections::HashSet<u64> = (0..100).map(|i| case_seed(0xabc, i)).collect();
+        assert_eq!(seeds.len(), 100);
+    }
+
+    #[test]
+    fn regressions_round_trip_without_duplicates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub/seeds.txt");
+        let failure = Failure {
+            message: "Delete { key: 0 }: expected Ok(()), got Err(..)\nmore".into(),
+            original_steps: 9,
+            shrunk: vec![Op::Restart],
+            shrink_iterations: 3,
+            replay: String::new(),
+        };
+        save_regression(&path, 0x1234, 8, &failure).expect("saved");
+        save_regression(&path, 0x1234, 8, &failure).expect("saved again");
+        save_regression(&path, u64::MAX, 12, &failure).expect("saved");
+        assert_eq!(load_regressions(&path), vec![(0x1234, 8), (u64::MAX, 12)]);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.starts_with("# Seeds"), "{text}");
+        assert!(text.contains("# 1 step(s): Delete { key: 0 }"), "{text}");
+        assert_eq!(load_regressions(&dir.path().join("missing.txt")), vec![]);
+    }
+
+    #[test]
+    fn junit_escapes_and_counts() {
+        let case = |index, failure| CaseOutcome {
+            index,
+            seed: 7,
+            max_steps: 4,
+            replayed: false,
+            steps: 2,
+            elapsed: Duration::from_millis(5),
+            failure,
+        };
+        let report = Report {
+            cases: vec![
+                case(0, None),
+                case(
+                    1,
+                    Some(Failure {
+                        message: "bytes <differ> & \"more\"".into(),
+                        original_steps: 2,
+                        shrunk: vec![Op::Restart],
+                        shrink_iterations: 1,
+                        replay: "x --seed 0x7".into(),
+                    }),
+                ),
+            ],
+            elapsed: Duration::from_secs(1),
+        };
+        let xml = junit(&report, "suite");
+        assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+        assert!(
+            xml.contains("message=\"bytes &lt;differ&gt; &amp; &quot;more&quot;\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("1. Restart") && xml.contains("replay: x --seed 0x7"),
+            "{xml}"
+        );
+        assert_eq!((report.passed(), report.failed()), (1, 1));
+    }
+}
