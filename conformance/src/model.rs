@@ -60,9 +60,15 @@ impl Content {
 
     /// Fills `buf` with the bytes at `offset..offset + buf.len()`.
     pub fn fill(&self, offset: u64, buf: &mut [u8]) {
-        for (i, b) in buf.iter_mut().enumerate() {
-            let pos = offset + i as u64;
-            *b = word(self.seed, pos / 8).to_le_bytes()[(pos % 8) as usize];
+        let mut pos = offset;
+        let mut i = 0;
+        while i < buf.len() {
+            let bytes = word(self.seed, pos / 8).to_le_bytes();
+            let within = (pos % 8) as usize;
+            let n = (8 - within).min(buf.len() - i);
+            buf[i..i + n].copy_from_slice(&bytes[within..within + n]);
+            i += n;
+            pos += n as u64;
         }
     }
 
