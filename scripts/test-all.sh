@@ -11,7 +11,7 @@ echo "== cargo test (workspace)"
 cargo test --workspace --locked
 
 echo "== release build (emulator for the clients, benchmark)"
-cargo build --release --locked -p cinderbox-emulator -p cinderbox-conformance
+cargo build --release --workspace --locked
 
 echo "== benchmark smoke run (--quick; numbers are reported, never asserted)"
 target/release/cinderbox-bench --quick --out target/bench-quick.json

@@ -8,7 +8,8 @@
 # non-zero when any check failed.
 #
 # Environment: CLIENTS_VENV (default <repo>/.venv-clients), PYTHON (default python3),
-# CLIENTS_VERBOSE=1 (tracebacks of failed checks).
+# CLIENTS_VERBOSE=1 (tracebacks of failed checks). The emulator is built as part of the
+# whole workspace's release build, so CI's one release build serves this script too.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,7 +42,7 @@ fi
 
 # --- emulator ---------------------------------------------------------------------
 say "building the emulator (release)"
-(cd "$ROOT" && cargo build --release -p cinderbox-emulator)
+(cd "$ROOT" && cargo build --release --workspace --locked)
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/cinderbox-emulator
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cinderbox-clients.XXXXXX")
