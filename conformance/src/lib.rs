@@ -4,11 +4,13 @@
 //! checked through Cinder's API after every step, and failures shrink to a smallest sequence.
 
 pub mod adapter;
+pub mod adapter_target;
 pub mod cloud;
 pub mod faults;
 pub mod inspector;
 pub mod machine;
 pub mod model;
+pub mod profile;
 pub mod runner;
 pub mod session;
 pub mod sut;

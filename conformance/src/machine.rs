@@ -83,7 +83,8 @@ pub enum Op {
         key: ImageKey,
         store: String,
     },
-    /// Delete through a location naming a disabled store: refused, nothing deleted.
+    /// Delete through a location naming a disabled store: refused, nothing deleted (served
+    /// by a driver whose profile keeps such stores writable).
     DeleteVia {
         key: ImageKey,
         store: String,
@@ -268,6 +269,9 @@ impl ReferenceStateMachine for Conformance {
         if !keys.is_empty() {
             let sized: Vec<(ImageKey, u64)> =
                 m.images.iter().map(|(k, i)| (*k, i.content.len)).collect();
+            // Up to one byte past the end: an out-of-range read must be refused — unless the
+            // driver leaves range checks to Glance (`DriverProfile::read_ranges_unguarded`).
+            let past_end = u64::from(!m.caps.profile.read_ranges_unguarded);
             arms.push((
                 4,
                 select(keys.clone())
@@ -277,10 +281,9 @@ impl ReferenceStateMachine for Conformance {
             arms.push((
                 3,
                 select(sized)
-                    .prop_flat_map(|(key, len)| {
-                        // Up to one byte past the end: an out-of-range read must be refused.
+                    .prop_flat_map(move |(key, len)| {
                         (Just(key), 0..=len.min(1 << 20)).prop_flat_map(move |(key, offset)| {
-                            let rest = (len - offset).min(1 << 20) + 1;
+                            let rest = (len - offset).min(1 << 20) + past_end;
                             (0..=rest).prop_map(move |length| Op::DownloadRange {
                                 key,
                                 offset,
@@ -380,7 +383,7 @@ impl ReferenceStateMachine for Conformance {
                 ..
             } => {
                 m.next_key = m.next_key.max(key + 1);
-                if let Ok(Form::Store(name)) = m.expect_add(store.as_deref()) {
+                if let Ok(Form::Store(name)) = m.caps.profile.expect_add(&m, store.as_deref()) {
                     let volume_type = m.store(&name).map(|s| s.volume_type.clone());
                     m.images.insert(
                         *key,
@@ -411,13 +414,8 @@ impl ReferenceStateMachine for Conformance {
                     },
                 );
             }
-            Op::Delete { key } => {
-                if m.expect_delete(*key, None).is_ok() {
-                    if let Some(i) = m.images.get_mut(key) {
-                        i.deleted = true;
-                    }
-                }
-            }
+            Op::Delete { key } => delete(&mut m, *key, None),
+            Op::DeleteVia { key, store } => delete(&mut m, *key, Some(&Form::Store(store.clone()))),
             Op::Upgrade { key } => upgrade(&mut m, *key),
             Op::UpgradeBatch { keys, .. } => {
                 for key in keys {
@@ -430,12 +428,20 @@ impl ReferenceStateMachine for Conformance {
             | Op::DownloadRange { .. }
             | Op::GetSize { .. }
             | Op::ReadVia { .. }
-            | Op::DeleteVia { .. }
             | Op::BadLocation { .. }
             | Op::Missing { .. }
             | Op::Restart => {}
         }
         m
+    }
+}
+
+/// Marks the image deleted when the driver accepts the delete (through `via`, if given).
+fn delete(m: &mut Model, key: ImageKey, via: Option<&Form>) {
+    if m.caps.profile.expect_delete(m, key, via).is_ok() {
+        if let Some(i) = m.images.get_mut(&key) {
+            i.deleted = true;
+        }
     }
 }
 

@@ -9,9 +9,33 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 
+use cinderbox_conformance::adapter::{python_glance_store_setup, AdapterCommand};
+use cinderbox_conformance::adapter_target::AdapterPool;
+use cinderbox_conformance::profile::DriverProfile;
 use cinderbox_conformance::runner::{self, RunOptions};
-use cinderbox_conformance::session::{EmulatorOptions, Session, Shape, Where};
+use cinderbox_conformance::session::{EmulatorOptions, Session, Shape, TargetFactory, Where};
 use cinderbox_conformance::target::DriverTarget;
+
+/// The drivers `--driver` can test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Driver {
+    /// Our Rust driver, in process.
+    Rust,
+    /// Our Rust driver behind the adapter protocol (`cinderbox-rust-adapter`).
+    RustAdapter,
+    /// Upstream glance_store's cinder driver (Python; its venv is built on first use).
+    PythonGlanceStore,
+}
+
+impl Driver {
+    fn name(self) -> &'static str {
+        match self {
+            Driver::Rust => "rust",
+            Driver::RustAdapter => "rust-adapter",
+            Driver::PythonGlanceStore => "python-glance-store",
+        }
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,6 +43,9 @@ use cinderbox_conformance::target::DriverTarget;
     about = "Property-based conformance suite for Glance cinder stores"
 )]
 struct Args {
+    /// The driver under test; the adapters run one process per worker.
+    #[arg(long, value_enum, default_value_t = Driver::Rust)]
+    driver: Driver,
     /// Number of fresh random cases (persisted failures are replayed first, in addition).
     #[arg(long, default_value_t = 64)]
     cases: u32,
@@ -71,19 +98,27 @@ fn parse_seed(s: &str) -> Result<u64, String> {
     .map_err(|e| format!("bad seed '{s}': {e}"))
 }
 
-fn default_regressions(cloud: bool) -> PathBuf {
+/// Per place and driver: a seed that fails one driver says nothing about another.
+fn default_regressions(cloud: bool, driver: Driver) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("proptest-regressions");
     let dir = if dir.is_dir() {
         dir
     } else {
         PathBuf::from("proptest-regressions")
     };
-    dir.join(if cloud { "cloud.txt" } else { "emulator.txt" })
+    let place = if cloud { "cloud" } else { "emulator" };
+    match driver {
+        Driver::Rust => dir.join(format!("{place}.txt")),
+        other => dir.join(format!("{place}-{}.txt", other.name())),
+    }
 }
 
 /// The command line that reruns this target (without seed, cases and steps).
 fn replay_prefix(args: &Args) -> String {
     let mut cmd = String::from("cargo run --release -p cinderbox-conformance --");
+    if args.driver != Driver::Rust {
+        cmd.push_str(&format!(" --driver {}", args.driver.name()));
+    }
     if let Some(c) = &args.glance_config {
         cmd.push_str(&format!(" --glance-config {}", c.display()));
     }
@@ -132,12 +167,34 @@ fn run(args: Args) -> Result<bool> {
     } else {
         args.jobs.clamp(1, 64)
     };
+    let command = match args.driver {
+        Driver::Rust => None,
+        Driver::RustAdapter => {
+            Some(AdapterCommand::rust_beside_current_exe().context("finding the Rust adapter")?)
+        }
+        Driver::PythonGlanceStore => {
+            eprintln!("cinderbox-conformance: preparing upstream glance_store's venv (setup.sh)…");
+            let python = python_glance_store_setup(None)
+                .map_err(|e| anyhow::anyhow!("building the glance_store venv: {e}"))?;
+            Some(AdapterCommand::python_glance_store(python))
+        }
+    };
+    let profile =
+        DriverProfile::for_driver(args.driver.name()).context("every --driver has a profile")?;
     let mut sessions = Vec::with_capacity(jobs);
     for _ in 0..jobs {
-        sessions.push(Session::new(
+        let factory: TargetFactory = match &command {
+            None => Box::new(|| Box::new(DriverTarget::new())),
+            Some(command) => {
+                let pool = AdapterPool::new(command.clone()).context("adapter work directory")?;
+                Box::new(move || Box::new(pool.target()))
+            }
+        };
+        sessions.push(Session::with_profile(
             place.clone(),
             shape.clone(),
-            Box::new(|| Box::new(DriverTarget::new())),
+            factory,
+            profile,
         )?);
     }
     if let Some(handle) = sessions[0].cleanup_handle() {
@@ -169,7 +226,7 @@ fn run(args: Args) -> Result<bool> {
     let regressions = (!args.no_persist).then(|| {
         args.regressions
             .clone()
-            .unwrap_or_else(|| default_regressions(args.glance_config.is_some()))
+            .unwrap_or_else(|| default_regressions(args.glance_config.is_some(), args.driver))
     });
     let opts = RunOptions {
         cases: args.cases,
@@ -185,8 +242,10 @@ fn run(args: Args) -> Result<bool> {
         None => "the embedded emulator".to_string(),
     };
     eprintln!(
-        "cinderbox-conformance: {} case(s) of up to {} steps against {target}, seed {seed:#x}",
-        args.cases, args.max_steps
+        "cinderbox-conformance: {} case(s) of up to {} steps of driver {} against {target}, seed {seed:#x}",
+        args.cases,
+        args.max_steps,
+        args.driver.name()
     );
     let total_hint = args.cases;
     let (report, sessions) = runner::run(sessions, &opts, &|c| {
@@ -207,8 +266,9 @@ fn run(args: Args) -> Result<bool> {
     }
     let steps: usize = report.cases.iter().map(|c| c.steps).sum();
     println!(
-        "ran {} case(s), {steps} step(s) in {:.1}s against {target} (seed {seed:#x})",
+        "ran {} case(s), {steps} step(s) of driver {} in {:.1}s against {target} (seed {seed:#x})",
         report.cases.len(),
+        args.driver.name(),
         report.elapsed.as_secs_f64()
     );
     for (c, f) in report

@@ -16,6 +16,7 @@ use cinderbox_emulator::testing::Emulator;
 use crate::faults::FaultControl;
 use crate::inspector::{Credentials, Inspector};
 use crate::model::{Capabilities, Model, StoreModel};
+use crate::profile::DriverProfile;
 use crate::target::Target;
 
 /// Stores of the generated configuration: (name, volume type). The last one's type does
@@ -102,6 +103,8 @@ pub struct Session {
     pub conf_text: String,
     /// Scenario rules installed for this case.
     pub scenario_rules: Vec<String>,
+    /// The driver's documented differences (also in every case's starting model).
+    pub profile: DriverProfile,
     factory: TargetFactory,
     shape: Shape,
     hosted: Option<Hosted>,
@@ -151,8 +154,18 @@ impl CleanupHandle {
 }
 
 impl Session {
-    /// Prepares the place; the first case starts with `begin_case`.
+    /// Prepares the place for our driver (no documented differences).
     pub fn new(place: Where, shape: Shape, factory: TargetFactory) -> Result<Session> {
+        Session::with_profile(place, shape, factory, DriverProfile::RUST)
+    }
+
+    /// Prepares the place for a driver with `profile`; readies the first case.
+    pub fn with_profile(
+        place: Where,
+        shape: Shape,
+        factory: TargetFactory,
+        profile: DriverProfile,
+    ) -> Result<Session> {
         let target = factory();
         let placeholder = Credentials {
             auth_url: "http://127.0.0.1:9/v3".into(),
@@ -183,6 +196,7 @@ impl Session {
                     legacy_bytes: false,
                     max_image_bytes: shape.max_image_bytes,
                     large: shape.large,
+                    profile,
                 },
             },
             baseline: HashSet::new(),
@@ -190,6 +204,7 @@ impl Session {
             image_ids: Arc::new(Mutex::new(HashSet::new())),
             conf_text: String::new(),
             scenario_rules: Vec::new(),
+            profile,
             factory,
             shape,
             hosted: None,
@@ -283,6 +298,7 @@ impl Session {
                 legacy_bytes,
                 max_image_bytes: self.shape.max_image_bytes,
                 large: self.shape.large,
+                profile: self.profile,
             },
         )?;
         self.baseline = HashSet::new();
@@ -364,6 +380,7 @@ impl Session {
                 legacy_bytes: false,
                 max_image_bytes: self.shape.max_image_bytes,
                 large: self.shape.large,
+                profile: self.profile,
             },
         )?;
         self.baseline = self

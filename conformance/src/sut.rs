@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use md5::{Digest as _, Md5};
 use proptest_state_machine::StateMachineTest;
@@ -14,6 +15,9 @@ use crate::machine::{BadKind, Call, Conformance, Op};
 use crate::model::{hex, Content, ErrorClass, Form, ImageKey, Model};
 use crate::session::Session;
 use crate::target::TargetError;
+
+/// How long a delete that does not wait may take to finish in Cinder.
+const DELETE_SETTLE: Duration = Duration::from_secs(60);
 
 thread_local! {
     /// The session cases run in; taken by a case and given back when it ends (or unwinds).
@@ -129,7 +133,11 @@ impl Case {
     /// Reads `offset..` (`length` or to the end) of image `key` through `location` and
     /// compares with the model.
     fn read(&mut self, op: &str, key: ImageKey, location: &str, offset: u64, length: Option<u64>) {
-        let want = self.model.expect_read(key, offset, length);
+        let profile = self.model.caps.profile;
+        let want = self
+            .model
+            .expect_read(key, offset, length)
+            .map_err(|c| profile.get_error(c));
         let content = self
             .model
             .images
@@ -211,19 +219,12 @@ impl Case {
             }
             Op::Delete { key } => {
                 let h = self.handle(*key);
-                let want = self.model.expect_delete(*key, None);
-                let got = self.session().target.delete(&h.location);
-                check(&name, &got, &want);
+                self.delete(&name, *key, None, &h.location);
             }
             Op::DeleteVia { key, store } => {
                 let h = self.handle(*key);
                 let via = Form::Store(store.clone());
-                let want = self.model.expect_delete(*key, Some(&via));
-                let got = self
-                    .session()
-                    .target
-                    .delete(&location_for(&via, &h.volume_id));
-                check(&name, &got, &want);
+                self.delete(&name, *key, Some(&via), &location_for(&via, &h.volume_id));
             }
             Op::CreateLegacy {
                 key,
@@ -327,7 +328,8 @@ impl Case {
                 let location = location_for(&form, &id);
                 let want = match call {
                     Call::Upgrade => Ok(location.clone()),
-                    _ => Err(ErrorClass::NotFound),
+                    Call::Get => Err(self.model.caps.profile.get_error(ErrorClass::NotFound)),
+                    Call::GetSize | Call::Delete => Err(ErrorClass::NotFound),
                 };
                 self.call(&name, *call, &location, want);
             }
@@ -338,7 +340,12 @@ impl Case {
                     .as_ref()
                     .map(|f| harness("installing a fault", f.add(&fault.rule())));
                 let expect_ok = match &**op {
-                    Op::Upload { store, .. } => self.model.expect_add(store.as_deref()).is_ok(),
+                    Op::Upload { store, .. } => self
+                        .model
+                        .caps
+                        .profile
+                        .expect_add(&self.model, store.as_deref())
+                        .is_ok(),
                     Op::Download { key } => {
                         self.model.expect_read(*key, 0, None).is_ok() && fault.hits_download()
                     }
@@ -381,6 +388,30 @@ impl Case {
         }
     }
 
+    /// Deletes image `key` through `location` (naming `via`, if given) and compares. A driver
+    /// whose delete returns before Cinder is done (`delete_returns_before_gone`) is polled
+    /// with `get_size` until the volume is gone, so later steps and the leak check see the
+    /// deleted state.
+    fn delete(&mut self, name: &str, key: ImageKey, via: Option<&Form>, location: &str) {
+        let profile = self.model.caps.profile;
+        let want = profile.expect_delete(&self.model, key, via);
+        let got = self.session().target.delete(location);
+        if !check(name, &got, &want) || !profile.delete_returns_before_gone {
+            return;
+        }
+        let deadline = Instant::now() + DELETE_SETTLE;
+        loop {
+            match self.session().target.get_size(location) {
+                Err(e) if e.class == ErrorClass::NotFound => return,
+                last if Instant::now() >= deadline => fail!(
+                    "{name}: the volume behind {location} was not gone {} s after the delete returned (last get_size: {last:?})",
+                    DELETE_SETTLE.as_secs()
+                ),
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
     fn set_location(&mut self, key: ImageKey, location: String) {
         if let Some(h) = self.handles.get_mut(&key) {
             h.location = location;
@@ -395,7 +426,7 @@ impl Case {
         content: &Content,
         declared: bool,
     ) {
-        let want = self.model.expect_add(store);
+        let want = self.model.caps.profile.expect_add(&self.model, store);
         let image_id = Uuid::new_v4().to_string();
         let session = self.session();
         session
@@ -558,7 +589,7 @@ impl StateMachineTest for Conformance {
         let stores = harness("listing stores", stores.map_err(anyhow::Error::from));
         for s in &model.stores {
             let got = stores.iter().find(|t| t.name == s.name).map(|t| &t.health);
-            let want = if s.enabled {
+            let want = if model.caps.profile.store_writable(s.enabled) {
                 crate::target::Health::Enabled
             } else {
                 crate::target::Health::Disabled
