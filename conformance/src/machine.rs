@@ -422,7 +422,15 @@ impl ReferenceStateMachine for Conformance {
                     upgrade(&mut m, *key);
                 }
             }
-            Op::Faulted { op, .. } => return Self::apply(m, op),
+            Op::Faulted { fault, op } => {
+                if !m.caps.profile.fails_under(*fault) {
+                    return Self::apply(m, op);
+                }
+                // The wrapped call fails: an upload adds nothing (its key is still spent).
+                if let Op::Upload { key, .. } = &**op {
+                    m.next_key = m.next_key.max(key + 1);
+                }
+            }
             Op::UploadDisabled { .. }
             | Op::Download { .. }
             | Op::DownloadRange { .. }

@@ -71,6 +71,9 @@ struct Args {
     /// Emulator only: install this fault scenario in every case (e.g. a planted bug).
     #[arg(long)]
     scenario: Option<PathBuf>,
+    /// Emulator only: never wrap a step in a transient fault (503s, slow creates).
+    #[arg(long)]
+    no_faults: bool,
     /// Emulator only: cinder_state_transition_timeout of the generated configuration.
     #[arg(long, default_value_t = 5)]
     state_timeout_s: u64,
@@ -127,6 +130,9 @@ fn replay_prefix(args: &Args) -> String {
     }
     if args.large {
         cmd.push_str(" --large");
+    }
+    if args.no_faults {
+        cmd.push_str(" --no-faults");
     }
     cmd.push_str(&format!(" --max-image-bytes {}", args.max_image_bytes));
     cmd
@@ -190,12 +196,11 @@ fn run(args: Args) -> Result<bool> {
                 Box::new(move || Box::new(pool.target()))
             }
         };
-        sessions.push(Session::with_profile(
-            place.clone(),
-            shape.clone(),
-            factory,
-            profile,
-        )?);
+        let mut session = Session::with_profile(place.clone(), shape.clone(), factory, profile)?;
+        if args.no_faults {
+            session.disable_transient_faults();
+        }
+        sessions.push(session);
     }
     if let Some(handle) = sessions[0].cleanup_handle() {
         std::thread::spawn(move || {

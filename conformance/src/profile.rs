@@ -3,6 +3,7 @@
 //! The table with the reasons is `docs/adapter-protocol.md`, "Known, documented
 //! differences between drivers"; the reference sections are glance_store_cinder.md's.
 
+use crate::faults::TransientFault;
 use crate::model::{ErrorClass, Form, ImageKey, Model};
 
 /// What a driver does differently from the reference (our Rust driver, all `false`).
@@ -37,6 +38,12 @@ pub struct DriverProfile {
     /// starting beyond the end): Glance checks ranges against the image size (416) before
     /// it asks the store, so upstream never guards them. Such ranges are not generated.
     pub read_ranges_unguarded: bool,
+    /// A transient Cinder 5xx (one 503 on create, attachment update or volume show) fails
+    /// the call with `backend` instead of being retried: upstream's `cinder_http_retries`
+    /// effectively retries only a 413 with Retry-After (reference, options table), and
+    /// attachment calls retry only a 400 on create and a 500 on delete (§3). The failed
+    /// call must still leave nothing behind.
+    pub transient_5xx_fail_the_call: bool,
 }
 
 impl DriverProfile {
@@ -49,6 +56,7 @@ impl DriverProfile {
         over_quota_is_backend: false,
         configure_needs_cloud: false,
         read_ranges_unguarded: false,
+        transient_5xx_fail_the_call: false,
     };
 
     /// Upstream glance_store 5.7.0's cinder driver (`conformance/adapters/python-glance-store`).
@@ -60,6 +68,7 @@ impl DriverProfile {
         over_quota_is_backend: true,
         configure_needs_cloud: true,
         read_ranges_unguarded: true,
+        transient_5xx_fail_the_call: true,
     };
 
     /// The profile of a `--driver` name (`rust-adapter` is our driver behind the protocol).
@@ -106,6 +115,17 @@ impl DriverProfile {
         }
     }
 
+    /// Whether the call a transient `fault` wraps fails (`backend`) rather than succeeds.
+    pub fn fails_under(&self, fault: TransientFault) -> bool {
+        let is_5xx = match fault {
+            TransientFault::Create503
+            | TransientFault::AttachmentUpdate503
+            | TransientFault::Show503 => true,
+            TransientFault::SlowCreate => false,
+        };
+        is_5xx && self.transient_5xx_fail_the_call
+    }
+
     /// The class a `get` (whole image or a range) fails with when the model says `class`.
     pub fn get_error(&self, class: ErrorClass) -> ErrorClass {
         match class {
@@ -140,5 +160,9 @@ mod tests {
             p.get_error(ErrorClass::BadLocation),
             ErrorClass::BadLocation
         );
+        assert!(
+            p.fails_under(TransientFault::Show503) && !p.fails_under(TransientFault::SlowCreate)
+        );
+        assert!(!r.fails_under(TransientFault::Create503));
     }
 }

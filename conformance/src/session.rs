@@ -105,6 +105,8 @@ pub struct Session {
     pub scenario_rules: Vec<String>,
     /// The driver's documented differences (also in every case's starting model).
     pub profile: DriverProfile,
+    /// Whether cases may wrap steps in transient faults (when the emulator can inject them).
+    transient_faults: bool,
     factory: TargetFactory,
     shape: Shape,
     hosted: Option<Hosted>,
@@ -205,6 +207,7 @@ impl Session {
             conf_text: String::new(),
             scenario_rules: Vec::new(),
             profile,
+            transient_faults: true,
             factory,
             shape,
             hosted: None,
@@ -212,6 +215,13 @@ impl Session {
         };
         session.begin_case()?;
         Ok(session)
+    }
+
+    /// No step of later cases is wrapped in a transient fault (a short budget that checks
+    /// only the fault-free behaviour).
+    pub fn disable_transient_faults(&mut self) {
+        self.transient_faults = false;
+        self.template.caps.faults = false;
     }
 
     /// For a real cloud: what a Ctrl-C handler needs to clean up behind the run.
@@ -293,7 +303,10 @@ impl Session {
                 .map(|t| t.map(str::to_string))
                 .collect(),
             Capabilities {
-                faults: has_faults && options.scenario.is_none() && options.rules.is_empty(),
+                faults: has_faults
+                    && self.transient_faults
+                    && options.scenario.is_none()
+                    && options.rules.is_empty(),
                 restart: true,
                 legacy_bytes,
                 max_image_bytes: self.shape.max_image_bytes,

@@ -45,6 +45,9 @@ pub struct Case {
     /// The model before the step being applied (the framework hands us the one after).
     model: Model,
     handles: HashMap<ImageKey, Handle>,
+    /// Set while a fault the driver's profile does not survive wraps the step: a call the
+    /// model expects to succeed must fail with `backend` instead.
+    faulted_fails: bool,
 }
 
 impl Drop for Case {
@@ -137,7 +140,8 @@ impl Case {
         let want = self
             .model
             .expect_read(key, offset, length)
-            .map_err(|c| profile.get_error(c));
+            .map_err(|c| profile.get_error(c))
+            .and_then(|r| self.fault_outcome(r));
         let content = self
             .model
             .images
@@ -351,7 +355,9 @@ impl Case {
                     }
                     _ => false,
                 };
+                self.faulted_fails = self.model.caps.profile.fails_under(*fault);
                 self.run(op);
+                self.faulted_fails = false;
                 if let Some(id) = control {
                     let faults = self
                         .session()
@@ -412,6 +418,15 @@ impl Case {
         }
     }
 
+    /// A success the model expects, unless a fault the driver does not survive wraps it.
+    fn fault_outcome<T>(&self, ok: T) -> Result<T, ErrorClass> {
+        if self.faulted_fails {
+            Err(ErrorClass::Backend)
+        } else {
+            Ok(ok)
+        }
+    }
+
     fn set_location(&mut self, key: ImageKey, location: String) {
         if let Some(h) = self.handles.get_mut(&key) {
             h.location = location;
@@ -426,7 +441,12 @@ impl Case {
         content: &Content,
         declared: bool,
     ) {
-        let want = self.model.caps.profile.expect_add(&self.model, store);
+        let want = self
+            .model
+            .caps
+            .profile
+            .expect_add(&self.model, store)
+            .and_then(|r| self.fault_outcome(r));
         let image_id = Uuid::new_v4().to_string();
         let session = self.session();
         session
@@ -583,6 +603,7 @@ impl StateMachineTest for Conformance {
             session: Some(session),
             model: model.clone(),
             handles: HashMap::new(),
+            faulted_fails: false,
         };
         harness("starting the case", begun);
         let stores = case.session().target.stores();
