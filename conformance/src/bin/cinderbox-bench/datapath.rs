@@ -94,24 +94,25 @@ pub fn child(config: &Path, source: &Path, scratch: &Path) -> anyhow::Result<()>
     )?;
     let upload_s = t0.elapsed();
     let out = scratch.join("downloaded");
+    // Timed: the driver's read path and the write to disk only, like the plain copy.
     let t0 = Instant::now();
     let mut reader = stores.get(&added.location, 0, None)?;
     let mut w = File::create(&out)?;
+    let total = std::io::copy(&mut reader, &mut w)?;
+    drop(w);
+    reader.finish()?;
+    let download_s = t0.elapsed();
+    // Untimed: the bytes read back are the bytes uploaded.
     let mut md5 = md5::Md5::new();
+    let mut r = File::open(&out)?;
     let mut buf = vec![0u8; CHUNK];
-    let mut total = 0u64;
     loop {
-        let n = reader.read(&mut buf)?;
+        let n = r.read(&mut buf)?;
         if n == 0 {
             break;
         }
         md5.update(&buf[..n]);
-        w.write_all(&buf[..n])?;
-        total += n as u64;
     }
-    drop(w);
-    reader.finish()?;
-    let download_s = t0.elapsed();
     let got = cinderbox_driver::hashing::hex(&md5.finalize());
     if total != size || got != added.checksum {
         bail!(
@@ -191,7 +192,7 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
         rows.push(json!([
             format!("upload {label} (MB/s, md5+sha256)"),
             format!("{up:.0}"),
-            format!("{:.0} hashing only", hash.min(copy)),
+            format!("{:.0} ceiling: min(md5+sha256, copy)", hash.min(copy)),
             format!("{:.2}x", ratio(up, hash.min(copy)))
         ]));
         rows.push(json!([
