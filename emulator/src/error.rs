@@ -28,8 +28,6 @@ pub enum ApiError {
     OverLimit { message: String },
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("{0}")]
-    ServiceUnavailable(String),
     /// An injected fault with an arbitrary status and envelope key.
     #[error("{message}")]
     Custom {
@@ -54,7 +52,6 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::OverLimit { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Custom { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
@@ -65,18 +62,9 @@ impl ApiError {
     /// The key of Cinder's fault envelope.
     pub fn cinder_key(&self) -> &str {
         match self {
-            ApiError::BadRequest(_) => "badRequest",
-            ApiError::Unauthorized { .. } => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "itemNotFound",
-            ApiError::MethodNotAllowed(_) => "badMethod",
-            ApiError::Conflict(_) => "conflictingRequest",
-            ApiError::OverLimit { .. } => "overLimit",
-            ApiError::UnsupportedMediaType(_) => "badMediaType",
             ApiError::Custom { key, .. } => key,
-            ApiError::NotAcceptable(_)
-            | ApiError::ServiceUnavailable(_)
-            | ApiError::Internal(_) => "computeFault",
+            // The status decides the key, as in Cinder's fault wrapper.
+            _ => cinder_key_for(self.status().as_u16()),
         }
     }
 
@@ -136,6 +124,24 @@ impl ApiError {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         resp
+    }
+}
+
+/// Cinder's fault-envelope key for an HTTP status: its fault wrapper's table, shared by
+/// every error the emulator renders and every injected fault.
+pub fn cinder_key_for(status: u16) -> &'static str {
+    match status {
+        400 => "badRequest",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "itemNotFound",
+        405 => "badMethod",
+        409 => "conflictingRequest",
+        413 => "overLimit",
+        415 => "badMediaType",
+        501 => "notImplemented",
+        503 => "serviceUnavailable",
+        _ => "computeFault",
     }
 }
 
@@ -233,12 +239,9 @@ mod tests {
             415,
             "badMediaType",
         );
-        check(
-            ApiError::ServiceUnavailable("x".into()),
-            503,
-            "computeFault",
-        );
         check(ApiError::Internal("x".into()), 500, "computeFault");
+        assert_eq!(cinder_key_for(503), "serviceUnavailable");
+        assert_eq!(cinder_key_for(501), "notImplemented");
         check(
             ApiError::Custom {
                 status: 507,

@@ -82,36 +82,23 @@ fn only(obj: &Map<String, Value>, field: &str, keys: &[&str]) -> Result<(), Rule
     }
 }
 
-/// The default envelope key and message for an injected status, as Cinder words them.
+/// The default envelope key and message for an injected status, as Cinder words them;
+/// the key comes from the emulator's one status → key table.
 pub fn cinder_fault(status: u16) -> (&'static str, &'static str) {
-    match status {
-        400 => ("badRequest", "Invalid input received."),
-        401 => (
-            "unauthorized",
-            "The request you have made requires authentication.",
-        ),
-        403 => ("forbidden", "Policy doesn't allow this to be performed."),
-        404 => ("itemNotFound", "The resource could not be found."),
-        405 => (
-            "badMethod",
-            "The method specified is not allowed for this resource.",
-        ),
-        409 => ("conflictingRequest", "There was a conflict."),
-        413 => (
-            "overLimit",
-            "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota.",
-        ),
-        415 => ("badMediaType", "The media type is not supported."),
-        501 => ("notImplemented", "The requested method is not implemented."),
-        503 => (
-            "serviceUnavailable",
-            "The server is currently unavailable. Please try again at a later time.",
-        ),
-        _ => (
-            "computeFault",
-            "The server has either erred or is incapable of performing the requested operation.",
-        ),
-    }
+    let message = match status {
+        400 => "Invalid input received.",
+        401 => "The request you have made requires authentication.",
+        403 => "Policy doesn't allow this to be performed.",
+        404 => "The resource could not be found.",
+        405 => "The method specified is not allowed for this resource.",
+        409 => "There was a conflict.",
+        413 => "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota.",
+        415 => "The media type is not supported.",
+        501 => "The requested method is not implemented.",
+        503 => "The server is currently unavailable. Please try again at a later time.",
+        _ => "The server has either erred or is incapable of performing the requested operation.",
+    };
+    (crate::error::cinder_key_for(status), message)
 }
 
 fn error_spec(status: u16) -> ErrorSpec {
