@@ -181,11 +181,16 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
         .write(move |tx| ops::create(tx, &world, &caller, cv))
         .await?;
     jobs::spawn(&req.app, v.id, Job::Create);
-    let body = req
-        .app
-        .store
-        .read(|s| views::volume(req, s, &v, VolumeView::CreateOrUpdate));
-    Ok((StatusCode::ACCEPTED, Json(json!({ "volume": body }))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(volume_body(req, &v, VolumeView::CreateOrUpdate)),
+    )
+        .into_response())
+}
+
+/// `{"volume": <view>}` of a volume just written.
+fn volume_body(req: &Req, v: &Volume, view: VolumeView) -> Value {
+    json!({ "volume": req.app.store.read(|s| views::volume(req, s, v, view)) })
 }
 
 fn visible_volume(req: &Req, raw_id: &str) -> Result<Volume, ApiError> {
@@ -198,12 +203,19 @@ fn visible_volume(req: &Req, raw_id: &str) -> Result<Volume, ApiError> {
 }
 
 pub async fn show(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
-    let v = visible_volume(req, raw_id)?;
+    // One look at the state: find, check visibility and render under the same read.
+    let id = parse_volume_id(raw_id)?;
     let body = req
         .app
         .store
-        .read(|s| views::volume(req, s, &v, VolumeView::Detail));
-    Ok(Json(json!({ "volume": body })).into_response())
+        .read(|s| {
+            s.volumes
+                .get(&id)
+                .filter(|v| req.caller.sees(v))
+                .map(|v| json!({ "volume": views::volume(req, s, v, VolumeView::Detail) }))
+        })
+        .ok_or_else(|| ApiError::volume_not_found(raw_id))?;
+    Ok(Json(body).into_response())
 }
 
 pub async fn update(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
@@ -262,11 +274,7 @@ pub async fn update(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
             Ok(v)
         })
         .await?;
-    let body = req
-        .app
-        .store
-        .read(|s| views::volume(req, s, &v, VolumeView::CreateOrUpdate));
-    Ok(Json(json!({ "volume": body })).into_response())
+    Ok(Json(volume_body(req, &v, VolumeView::CreateOrUpdate)).into_response())
 }
 
 pub async fn delete(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
