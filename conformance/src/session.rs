@@ -122,32 +122,44 @@ pub struct CleanupHandle {
     image_ids: Arc<Mutex<HashSet<String>>>,
 }
 
+/// A copy of a shared set; a poisoned lock still holds a whole set (inserts are atomic).
+fn snapshot(set: &Mutex<HashSet<String>>) -> HashSet<String> {
+    set.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// The volumes this run owns: those it made (`ours`, `created`) and every listed volume
+/// named `image-<id>` after an image id it handed to the driver. Lists only when there
+/// can be something to find.
+fn owned_volumes(
+    ours: &Mutex<HashSet<String>>,
+    created: &Mutex<HashSet<String>>,
+    image_ids: &Mutex<HashSet<String>>,
+    list: impl FnOnce() -> Result<Vec<crate::inspector::VolumeInfo>>,
+) -> Result<HashSet<String>> {
+    let mut owned = snapshot(ours);
+    owned.extend(snapshot(created));
+    let ids = snapshot(image_ids);
+    if ids.is_empty() && owned.is_empty() {
+        return Ok(owned);
+    }
+    for v in list()? {
+        if v.name
+            .strip_prefix("image-")
+            .is_some_and(|id| ids.contains(id))
+        {
+            owned.insert(v.id);
+        }
+    }
+    Ok(owned)
+}
+
 impl CleanupHandle {
     /// Deletes every volume of ours (and its attachments); returns how many it removed.
     pub fn run(&self) -> Result<usize> {
         let inspector = Inspector::new(self.admin.clone(), self.admin.clone())?;
-        let mut doomed: HashSet<String> =
-            self.ours.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        doomed.extend(
-            self.created
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .cloned(),
-        );
-        let ids = self
-            .image_ids
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        for v in inspector.volumes()? {
-            if v.name
-                .strip_prefix("image-")
-                .is_some_and(|id| ids.contains(id))
-            {
-                doomed.insert(v.id);
-            }
-        }
+        let doomed = owned_volumes(&self.ours, &self.created, &self.image_ids, || {
+            inspector.volumes()
+        })?;
         for id in &doomed {
             inspector.purge(id)?;
         }
@@ -485,31 +497,9 @@ impl Session {
         if self.is_emulator() {
             return Ok(());
         }
-        let mut doomed: HashSet<String> =
-            self.ours.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        doomed.extend(
-            self.inspector
-                .created
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .cloned(),
-        );
-        let ids = self
-            .image_ids
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if !ids.is_empty() || !doomed.is_empty() {
-            for v in self.inspector.volumes().unwrap_or_default() {
-                if v.name
-                    .strip_prefix("image-")
-                    .is_some_and(|id| ids.contains(id))
-                {
-                    doomed.insert(v.id);
-                }
-            }
-        }
+        let doomed = owned_volumes(&self.ours, &self.inspector.created, &self.image_ids, || {
+            Ok(self.inspector.volumes().unwrap_or_default())
+        })?;
         let mut first_error = None;
         for id in &doomed {
             if let Err(e) = self.inspector.purge(id) {
