@@ -13,7 +13,8 @@ use serde_json::{json, Map, Value};
 use super::views::{self, py_quoted, py_repr, VolumeView};
 use super::Req;
 use crate::error::ApiError;
-use crate::volume::model::{now, Volume};
+use crate::volume::metadata::{self, MetadataChange, VolumeUpdate};
+use crate::volume::model::Volume;
 use crate::volume::ops::{self, parse_volume_id, CreateVolume};
 
 /// Cinder's DB_MAX_INT, the largest size it accepts.
@@ -241,33 +242,16 @@ pub async fn update(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
         field_str(&body, "description", 255)?.or(field_str(&body, "display_description", 255)?);
     let has_description =
         body.contains_key("description") || body.contains_key("display_description");
-    let metadata = field_metadata(&body, "metadata")?;
+    let change = VolumeUpdate {
+        name: has_name.then_some(name),
+        description: has_description.then_some(description),
+        metadata: field_metadata(&body, "metadata")?,
+    };
     let caller = req.caller.clone();
     let v = req
         .app
         .domain
-        .store
-        .write(move |tx| {
-            let mut v = ops::visible(tx, &caller, id)?.clone();
-            if v.status == crate::volume::status::VolumeStatus::Maintenance {
-                return Err(ApiError::bad_request(format!(
-                    "Invalid volume: Volume {id} is in maintenance mode."
-                )));
-            }
-            if has_name {
-                v.name = name;
-            }
-            if has_description {
-                v.description = description;
-            }
-            if let Some(md) = metadata {
-                ops::check_metadata_writable(&v)?;
-                v.metadata = md;
-            }
-            v.updated_at = Some(now());
-            tx.put_volume(v.clone());
-            Ok(v)
-        })
+        .write(move |tx| metadata::update(tx, &caller, id, change))
         .await?;
     Ok(Json(volume_body(req, &v, VolumeView::CreateOrUpdate)).into_response())
 }
@@ -657,25 +641,25 @@ pub async fn metadata_write(req: &Req, raw_id: &str, replace: bool) -> Result<Re
         .ok_or_else(|| ApiError::bad_request("Malformed request body"))?;
     let md = field_metadata(md_obj, "metadata")?
         .ok_or_else(|| ApiError::bad_request("'metadata' is a required property"))?;
-    let caller = req.caller.clone();
-    let v = req
-        .app
-        .domain
-        .store
-        .write(move |tx| {
-            let mut v = ops::visible(tx, &caller, id)?.clone();
-            ops::check_metadata_writable(&v)?;
-            if replace {
-                v.metadata = md;
-            } else {
-                v.metadata.extend(md);
-            }
-            v.updated_at = Some(now());
-            tx.put_volume(v.clone());
-            Ok(v)
-        })
-        .await?;
+    let change = if replace {
+        MetadataChange::Replace(md)
+    } else {
+        MetadataChange::Merge(md)
+    };
+    let v = change_metadata(req, id, change).await?;
     Ok(Json(json!({ "metadata": v.metadata })).into_response())
+}
+
+async fn change_metadata(
+    req: &Req,
+    id: uuid::Uuid,
+    change: MetadataChange,
+) -> Result<Volume, ApiError> {
+    let caller = req.caller.clone();
+    req.app
+        .domain
+        .write(move |tx| metadata::change(tx, &caller, id, change))
+        .await
 }
 
 pub async fn metadata_key_show(req: &Req, raw_id: &str, key: &str) -> Result<Response, ApiError> {
@@ -709,45 +693,13 @@ pub async fn metadata_key_update(req: &Req, raw_id: &str, key: &str) -> Result<R
     let mut check = BTreeMap::new();
     check.insert(k.clone(), val.clone());
     ops::check_metadata(&check)?;
-    let caller = req.caller.clone();
-    let key_owned = key.to_string();
-    let val2 = val.clone();
-    req.app
-        .domain
-        .store
-        .write(move |tx| {
-            let mut v = ops::visible(tx, &caller, id)?.clone();
-            ops::check_metadata_writable(&v)?;
-            v.metadata.insert(key_owned, val2);
-            v.updated_at = Some(now());
-            tx.put_volume(v);
-            Ok(())
-        })
-        .await?;
+    change_metadata(req, id, MetadataChange::Set(key.to_string(), val.clone())).await?;
     Ok(Json(json!({ "meta": { key: val } })).into_response())
 }
 
 pub async fn metadata_key_delete(req: &Req, raw_id: &str, key: &str) -> Result<Response, ApiError> {
     let id = parse_volume_id(raw_id)?;
-    let caller = req.caller.clone();
-    let key_owned = key.to_string();
-    let raw = raw_id.to_string();
-    req.app
-        .domain
-        .store
-        .write(move |tx| {
-            let mut v = ops::visible(tx, &caller, id)?.clone();
-            ops::check_metadata_writable(&v)?;
-            if v.metadata.remove(&key_owned).is_none() {
-                return Err(ApiError::not_found(format!(
-                    "Volume {raw} has no metadata with key {key_owned}."
-                )));
-            }
-            v.updated_at = Some(now());
-            tx.put_volume(v);
-            Ok(())
-        })
-        .await?;
+    change_metadata(req, id, MetadataChange::Delete(key.to_string())).await?;
     Ok(StatusCode::OK.into_response())
 }
 
