@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::views::{self, py_quoted, py_repr, VolumeView};
+use serde::Serialize;
+
+use super::views::{self, py_quoted, py_repr, LinkBases, VolumeView};
 use super::Req;
 use crate::error::ApiError;
 use crate::volume::metadata::{self, MetadataChange, VolumeUpdate};
@@ -510,6 +512,33 @@ fn time_filter(t: Option<crate::volume::model::Timestamp>, value: &str) -> Resul
     Ok(true)
 }
 
+/// One page of a volume list: typed summaries, or detail views.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Page {
+    Summary(Vec<views::VolumeSummary>),
+    Detail(Vec<Value>),
+}
+
+impl Page {
+    fn len(&self) -> usize {
+        match self {
+            Page::Summary(p) => p.len(),
+            Page::Detail(p) => p.len(),
+        }
+    }
+}
+
+/// `{"volumes": [...], "volumes_links"?: [...], "count"?: n}`.
+#[derive(Serialize)]
+struct VolumeList {
+    volumes: Page,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volumes_links: Option<Vec<views::Link>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<usize>,
+}
+
 pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
     let limit = match req.query("limit") {
         None => None,
@@ -587,23 +616,27 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
         };
         let rest: Vec<&Volume> = vols.into_iter().skip(start).collect();
         let max_page = limit.unwrap_or(1000);
-        let page: Vec<Value> = rest
-            .iter()
-            .take(max_page)
-            .map(|v| {
-                if detail {
-                    views::volume(req, s, v, VolumeView::Detail)
-                } else {
-                    views::volume_summary(req, v)
-                }
-            })
-            .collect();
+        let shown = rest.iter().take(max_page);
+        let page = if detail {
+            Page::Detail(
+                shown
+                    .map(|v| views::volume(req, s, v, VolumeView::Detail))
+                    .collect(),
+            )
+        } else {
+            let bases = LinkBases::of(req);
+            Page::Summary(shown.map(|v| views::volume_summary(&bases, v)).collect())
+        };
         // A full page gets a "next" link, as Cinder builds it.
         let next = (page.len() == max_page && max_page > 0 && rest.len() >= max_page)
             .then(|| rest[max_page - 1].id.to_string());
         Ok((page, next, count))
     })?;
-    let mut body = json!({ "volumes": page });
+    let mut body = VolumeList {
+        volumes: page,
+        volumes_links: None,
+        count: None,
+    };
     if let Some(marker) = next {
         let mut params: Vec<(String, String)> = req
             .query
@@ -616,11 +649,13 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
             .extend_pairs(params)
             .finish();
         let coll = if detail { "volumes/detail" } else { "volumes" };
-        body["volumes_links"] =
-            json!([{"rel": "next", "href": format!("{}/{coll}?{q}", req.self_base())}]);
+        body.volumes_links = Some(vec![views::Link {
+            rel: "next",
+            href: format!("{}/{coll}?{q}", req.self_base()),
+        }]);
     }
     if req.mv.at_least(45) && req.query("with_count").is_some_and(truthy) {
-        body["count"] = json!(count);
+        body.count = Some(count);
     }
     Ok(Json(body).into_response())
 }
