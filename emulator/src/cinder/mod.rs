@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod endpoint;
 pub mod microversion;
 pub mod misc;
+pub mod params;
 pub mod quotas;
 pub mod types;
 pub mod views;
