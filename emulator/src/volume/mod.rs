@@ -12,4 +12,5 @@ pub mod ops;
 pub mod quotas;
 pub mod status;
 pub mod store;
+pub mod transition;
 pub mod types;
