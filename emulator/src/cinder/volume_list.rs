@@ -4,8 +4,8 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -230,12 +230,12 @@ fn time_filter(t: Option<crate::volume::model::Timestamp>, value: &str) -> Resul
 /// One page of a volume list: typed summaries, or detail views.
 #[derive(Serialize)]
 #[serde(untagged)]
-enum Page {
-    Summary(Vec<views::VolumeSummary>),
+enum Page<'a> {
+    Summary(Vec<views::VolumeSummary<'a>>),
     Detail(Vec<Value>),
 }
 
-impl Page {
+impl Page<'_> {
     fn len(&self) -> usize {
         match self {
             Page::Summary(p) => p.len(),
@@ -246,8 +246,8 @@ impl Page {
 
 /// `{"volumes": [...], "volumes_links"?: [...], "count"?: n}`.
 #[derive(Serialize)]
-struct VolumeList {
-    volumes: Page,
+struct VolumeList<'a> {
+    volumes: Page<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     volumes_links: Option<Vec<views::Link>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,98 +281,114 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
         .filter(|(k, _)| !PAGING_KEYS.contains(k) || (*k == "project_id" && req.caller.is_admin))
         .filter(|(k, _)| req.caller.is_admin || USER_FILTERS.contains(k))
         .collect();
-    let (page, next, count) = req.app.domain.store.read(|s| -> Result<_, ApiError> {
-        let mut vols: Vec<&Volume> = Vec::new();
-        for v in s.volumes.values() {
-            let project_ok = all_tenants
-                || v.project_id == req.project_id
-                || filters.iter().any(|(k, _)| *k == "project_id");
-            if !project_ok || !req.caller.sees(v) {
-                continue;
-            }
-            let tname = s
-                .types
-                .get(&v.volume_type_id)
-                .map(|t| t.name.as_str())
-                .unwrap_or("");
-            let mut keep = true;
-            for (k, val) in &filters {
-                if !matches_filter(req, v, k, val, tname)? {
-                    keep = false;
-                    break;
+    let needs_type = filters
+        .iter()
+        .any(|(k, _)| matches!(*k, "volume_type" | "volume_type_id"));
+    let bases = LinkBases::of(req);
+    // Filter, sort, page and serialize under one read: the page borrows the state.
+    let body =
+        req.app
+            .domain
+            .store
+            .read(|s| -> Result<Vec<u8>, ApiError> {
+                let mut vols: Vec<&Volume> = Vec::new();
+                for v in s.volumes.values() {
+                    let project_ok = all_tenants
+                        || v.project_id == req.project_id
+                        || filters.iter().any(|(k, _)| *k == "project_id");
+                    if !project_ok || !req.caller.sees(v) {
+                        continue;
+                    }
+                    let tname = if needs_type {
+                        s.types
+                            .get(&v.volume_type_id)
+                            .map(|t| t.name.as_str())
+                            .unwrap_or("")
+                    } else {
+                        ""
+                    };
+                    let mut keep = true;
+                    for (k, val) in &filters {
+                        if !matches_filter(req, v, k, val, tname)? {
+                            keep = false;
+                            break;
+                        }
+                    }
+                    if keep {
+                        vols.push(v);
+                    }
                 }
-            }
-            if keep {
-                vols.push(v);
-            }
-        }
-        vols.sort_by(|a, b| {
-            for (key, desc) in &sort {
-                let o = compare(a, b, *key);
-                let o = if *desc { o.reverse() } else { o };
-                if o != Ordering::Equal {
-                    return o;
+                vols.sort_by(|a, b| {
+                    for (key, desc) in &sort {
+                        let o = compare(a, b, *key);
+                        let o = if *desc { o.reverse() } else { o };
+                        if o != Ordering::Equal {
+                            return o;
+                        }
+                    }
+                    b.seq.cmp(&a.seq)
+                });
+                let count = vols.len();
+                let start =
+                    match req.query("marker") {
+                        None => offset,
+                        Some(m) => {
+                            let pos = vols.iter().position(|v| v.id.to_string() == m).ok_or_else(
+                                || ApiError::not_found(format!("Marker {m} could not be found.")),
+                            )?;
+                            pos + 1 + offset
+                        }
+                    };
+                let rest: Vec<&Volume> = vols.into_iter().skip(start).collect();
+                let max_page = limit.unwrap_or(1000);
+                let shown = rest.iter().take(max_page);
+                let page = if detail {
+                    Page::Detail(
+                        shown
+                            .map(|v| views::volume(req, s, v, VolumeView::Detail))
+                            .collect(),
+                    )
+                } else {
+                    Page::Summary(shown.map(|v| views::volume_summary(&bases, v)).collect())
+                };
+                let mut body = VolumeList {
+                    volumes: page,
+                    volumes_links: None,
+                    count: None,
+                };
+                // A full page gets a "next" link, as Cinder builds it.
+                let full = body.volumes.len() == max_page && max_page > 0 && rest.len() >= max_page;
+                if full {
+                    let mut params: Vec<(String, String)> = req
+                        .query
+                        .iter()
+                        .filter(|(k, _)| k != "marker")
+                        .cloned()
+                        .collect();
+                    params.push(("marker".into(), rest[max_page - 1].id.to_string()));
+                    let q = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(params)
+                        .finish();
+                    let coll = if detail { "volumes/detail" } else { "volumes" };
+                    body.volumes_links = Some(vec![views::Link {
+                        rel: "next",
+                        href: format!("{}/{coll}?{q}", req.self_base()),
+                    }]);
                 }
-            }
-            b.seq.cmp(&a.seq)
-        });
-        let count = vols.len();
-        let start = match req.query("marker") {
-            None => offset,
-            Some(m) => {
-                let pos = vols
-                    .iter()
-                    .position(|v| v.id.to_string() == m)
-                    .ok_or_else(|| {
-                        ApiError::not_found(format!("Marker {m} could not be found."))
-                    })?;
-                pos + 1 + offset
-            }
-        };
-        let rest: Vec<&Volume> = vols.into_iter().skip(start).collect();
-        let max_page = limit.unwrap_or(1000);
-        let shown = rest.iter().take(max_page);
-        let page = if detail {
-            Page::Detail(
-                shown
-                    .map(|v| views::volume(req, s, v, VolumeView::Detail))
-                    .collect(),
-            )
-        } else {
-            let bases = LinkBases::of(req);
-            Page::Summary(shown.map(|v| views::volume_summary(&bases, v)).collect())
-        };
-        // A full page gets a "next" link, as Cinder builds it.
-        let next = (page.len() == max_page && max_page > 0 && rest.len() >= max_page)
-            .then(|| rest[max_page - 1].id.to_string());
-        Ok((page, next, count))
-    })?;
-    let mut body = VolumeList {
-        volumes: page,
-        volumes_links: None,
-        count: None,
-    };
-    if let Some(marker) = next {
-        let mut params: Vec<(String, String)> = req
-            .query
-            .iter()
-            .filter(|(k, _)| k != "marker")
-            .cloned()
-            .collect();
-        params.push(("marker".into(), marker));
-        let q = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(params)
-            .finish();
-        let coll = if detail { "volumes/detail" } else { "volumes" };
-        body.volumes_links = Some(vec![views::Link {
-            rel: "next",
-            href: format!("{}/{coll}?{q}", req.self_base()),
-        }]);
-    }
-    if req.mv.at_least(45) && req.query("with_count").is_some_and(truthy) {
-        body.count = Some(count);
-    }
-    Ok(Json(body).into_response())
+                if req.mv.at_least(45) && req.query("with_count").is_some_and(truthy) {
+                    body.count = Some(count);
+                }
+                serde_json::to_vec(&body)
+                    .map_err(|e| ApiError::Internal(format!("render list: {e}")))
+            })?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 #[cfg(test)]
