@@ -2,14 +2,20 @@
 //! against an in-process emulator, black-box through the adapter protocol: configure, stores,
 //! add → get → get_size → delete, bad locations, legacy upgrades, and exactly the documented
 //! differences of the Python driver (`docs/adapter-protocol.md`).
+//!
+//! The Python adapter's test needs upstream glance_store in a venv (built from PyPI), so
+//! it is compiled only with the `upstream-python` feature, which `scripts/test-all.sh`
+//! turns on: `cargo test --workspace` stays hermetic.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "upstream-python")]
+use cinderbox_conformance::adapter::python_glance_store_setup;
 use cinderbox_conformance::adapter::{
-    python_glance_store_setup, Adapter, AdapterCommand, AdapterError, ErrorClass, Store, StoreState,
+    Adapter, AdapterCommand, AdapterError, ErrorClass, Store, StoreState,
 };
 use cinderbox_driver::store::CinderStore;
 use cinderbox_driver::{GlanceConfig, Stores};
@@ -90,6 +96,7 @@ const RUST: Expect = Expect {
     keystone_down: Ok(StoreState::Unverified),
 };
 
+#[cfg(feature = "upstream-python")]
 const PYTHON_GLANCE_STORE: Expect = Expect {
     missing_type_state: StoreState::Enabled,
     add_to_missing_type: ErrorClass::Backend,
@@ -504,13 +511,15 @@ fn rust_adapter_serves_the_protocol() {
     exercise("rust", &command, &RUST);
 }
 
+#[cfg(feature = "upstream-python")]
 #[test]
 fn python_glance_store_adapter_serves_the_protocol() {
     let started = Instant::now();
     eprintln!(
         "[python-glance-store] setting up its virtual environment (setup.sh; slow the first time)"
     );
-    let python: PathBuf = python_glance_store_setup(None).expect("setup.sh builds the venv");
+    let python: std::path::PathBuf =
+        python_glance_store_setup(None).expect("setup.sh builds the venv");
     eprintln!(
         "[python-glance-store] venv ready in {:.1}s: {}",
         started.elapsed().as_secs_f64(),
@@ -560,8 +569,15 @@ fn a_silent_adapter_times_out_and_stays_broken() {
     adapter.set_timeout(Duration::from_millis(300));
     let started = Instant::now();
     let err = adapter.stores().expect_err("no answer");
-    assert!(matches!(err, AdapterError::Timeout { .. }), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(10), "bounded wait");
+    // the wait lasted its timeout; that it ended at all is the upper bound
+    assert!(
+        matches!(&err, AdapterError::Timeout { op, .. } if op == "stores"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "waited its timeout"
+    );
     let again = adapter.stores().expect_err("broken after a timeout");
     assert!(matches!(again, AdapterError::Protocol(_)), "{again}");
 }

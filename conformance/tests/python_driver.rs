@@ -2,7 +2,9 @@
 //! `conformance/adapters/python-glance-store`) on the embedded emulator: a short budget
 //! that must pass with exactly the documented differences (`DriverProfile`), and the known
 //! upstream truncation bug pinned so that an upstream fix shows up here. The venv is built
-//! by the run itself (`setup.sh`, ~45 s the first time, reused after).
+//! by the run itself (`setup.sh`, ~45 s the first time, reused after), from PyPI: this
+//! test binary needs the `upstream-python` feature, which `scripts/test-all.sh` turns on
+//! (`cargo test -p cinderbox-conformance --features upstream-python --test python_driver`).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
