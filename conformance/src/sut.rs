@@ -11,6 +11,7 @@ use md5::{Digest as _, Md5};
 use proptest_state_machine::StateMachineTest;
 use uuid::Uuid;
 
+use crate::invariant::Invariant;
 use crate::machine::{BadKind, Call, Conformance, Op};
 use crate::model::{hex, Content, ErrorClass, Form, ImageKey, Model};
 use crate::session::Session;
@@ -58,13 +59,13 @@ impl Drop for Case {
     }
 }
 
-/// Fails the case.
+/// Fails the case, naming the invariant that fired (`crate::invariant`).
 macro_rules! fail {
-    ($($arg:tt)*) => { panic!($($arg)*) };
+    ($inv:ident, $($arg:tt)*) => { $crate::violate!(Invariant::$inv, $($arg)*) };
 }
 
 fn harness<T>(what: &str, r: anyhow::Result<T>) -> T {
-    r.unwrap_or_else(|e| fail!("harness: {what}: {e:#}"))
+    r.unwrap_or_else(|e| fail!(Harness, "harness: {what}: {e:#}"))
 }
 
 /// Compares a result with the model's expectation (classes only for errors).
@@ -76,7 +77,7 @@ fn check<T: std::fmt::Debug, W: std::fmt::Debug>(
     match (got, want) {
         (Ok(_), Ok(_)) => true,
         (Err(e), Err(c)) if e.class == *c => false,
-        (got, want) => fail!("{op}: expected {want:?}, got {got:?}"),
+        (got, want) => fail!(Outcome, "{op}: expected {want:?}, got {got:?}"),
     }
 }
 
@@ -130,7 +131,7 @@ impl Case {
         self.handles
             .get(&key)
             .cloned()
-            .unwrap_or_else(|| fail!("harness: image {key} has no location"))
+            .unwrap_or_else(|| fail!(Harness, "harness: image {key} has no location"))
     }
 
     /// Reads `offset..` (`length` or to the end) of image `key` through `location` and
@@ -164,16 +165,23 @@ impl Case {
         }
         let (_, expected_len) = want.unwrap_or_default();
         if let Some(at) = sink.mismatch {
-            fail!("{op}: bytes differ from what was written, first at offset {at}");
+            fail!(
+                ReadBytes,
+                "{op}: bytes differ from what was written, first at offset {at}"
+            );
         }
         if sink.seen != expected_len || got.as_ref().ok() != Some(&expected_len) {
             fail!(
+                ReadLength,
                 "{op}: read {} bytes (reported {got:?}), expected {expected_len}",
                 sink.seen
             );
         }
         if offset == 0 && length.is_none() && hex(&sink.md5.finalize()) != content.digests().0 {
-            fail!("{op}: md5 of the bytes read back differs from the written image's");
+            fail!(
+                ReadChecksum,
+                "{op}: md5 of the bytes read back differs from the written image's"
+            );
         }
     }
 
@@ -218,7 +226,7 @@ impl Case {
                 let want = self.model.expect_read(*key, 0, None).map(|(_, l)| l);
                 let got = self.session().target.get_size(&h.location);
                 if check(&name, &got, &want) && got.as_ref().ok() != want.as_ref().ok() {
-                    fail!("{name}: size {got:?}, expected {want:?}");
+                    fail!(Size, "{name}: size {got:?}, expected {want:?}");
                 }
             }
             Op::Delete { key } => {
@@ -267,6 +275,7 @@ impl Case {
                 match got {
                     Ok(new) if new == want => self.set_location(*key, new),
                     other => fail!(
+                        Upgrade,
                         "{name}: upgrade of {} expected Ok({want}), got {other:?}",
                         h.location
                     ),
@@ -293,7 +302,10 @@ impl Case {
                 let got_classes: Vec<Result<String, ErrorClass>> =
                     got.iter().map(|r| r.clone().map_err(|e| e.class)).collect();
                 if got_classes != wants {
-                    fail!("{name}: batch upgrade of {inputs:?} expected {wants:?}, got {got:?}");
+                    fail!(
+                        Upgrade,
+                        "{name}: batch upgrade of {inputs:?} expected {wants:?}, got {got:?}"
+                    );
                 }
                 for (key, new) in keys.iter().zip(got_classes) {
                     if let Ok(new) = new {
@@ -367,7 +379,7 @@ impl Case {
                     let counters = harness("reading fault counters", faults.counters(&id));
                     harness("removing a fault", faults.remove(&id));
                     if expect_ok && counters.fired == 0 {
-                        fail!("{name}: the injected fault never fired; the fault catalogue and the driver disagree on the call it targets");
+                        fail!(FaultFired, "{name}: the injected fault never fired; the fault catalogue and the driver disagree on the call it targets");
                     }
                 }
             }
@@ -390,7 +402,7 @@ impl Case {
             && matches!(call, Call::Upgrade)
             && got.as_ref().ok() != want.as_ref().ok()
         {
-            fail!("{name}: expected {want:?}, got {got:?}");
+            fail!(Upgrade, "{name}: expected {want:?}, got {got:?}");
         }
     }
 
@@ -410,6 +422,7 @@ impl Case {
             match self.session().target.get_size(location) {
                 Err(e) if e.class == ErrorClass::NotFound => return,
                 last if Instant::now() >= deadline => fail!(
+                    DeleteSettles,
                     "{name}: the volume behind {location} was not gone {} s after the delete returned (last get_size: {last:?})",
                     DELETE_SETTLE.as_secs()
                 ),
@@ -480,6 +493,7 @@ impl Case {
         let expected_location = format!("cinder://{store}/{volume_id}");
         if Uuid::parse_str(&volume_id).is_err() || added.location != expected_location {
             fail!(
+                AddAnswer,
                 "{name}: location {} does not name store '{store}' and a volume id",
                 added.location
             );
@@ -490,6 +504,7 @@ impl Case {
             || added.store != store
         {
             fail!(
+                AddAnswer,
                 "{name}: add answered size {} checksum {} multihash {} store {}, expected {} {md5} {sha256} {store}",
                 added.size, added.checksum, added.multihash, added.store, content.len
             );
@@ -512,12 +527,13 @@ impl Case {
         let mut known: HashSet<&str> = HashSet::new();
         for (key, image) in &model.images {
             let Some(h) = self.handles.get(key) else {
-                fail!("harness: image {key} has no location");
+                fail!(Harness, "harness: image {key} has no location");
             };
             let volume = by_id.get(h.volume_id.as_str());
             if image.deleted {
                 if volume.is_some() {
                     fail!(
+                        DeletedIsGone,
                         "image {key}: its volume {} still exists after a successful delete",
                         h.volume_id
                     );
@@ -526,11 +542,16 @@ impl Case {
             }
             known.insert(h.volume_id.as_str());
             let Some(v) = volume else {
-                fail!("image {key}: its volume {} is gone", h.volume_id);
+                fail!(
+                    VolumeExists,
+                    "image {key}: its volume {} is gone",
+                    h.volume_id
+                );
             };
             let want_type = model.effective_type(image.volume_type.as_deref());
             if v.volume_type.as_deref() != Some(want_type) {
                 fail!(
+                    VolumeType,
                     "image {key}: volume {} has type {:?}, its store's type is '{want_type}'",
                     v.id,
                     v.volume_type
@@ -538,6 +559,7 @@ impl Case {
             }
             if v.status != "available" || v.attachments != 0 {
                 fail!(
+                    AtRest,
                     "image {key}: volume {} is '{}' with {} attachment(s) between operations",
                     v.id,
                     v.status,
@@ -547,6 +569,7 @@ impl Case {
             let want_size = image.content.len.to_string();
             if !image.legacy && v.metadata.get("image_size") != Some(&want_size) {
                 fail!(
+                    ImageSize,
                     "image {key}: volume {} records image_size {:?}, expected {want_size}",
                     v.id,
                     v.metadata.get("image_size")
@@ -565,6 +588,7 @@ impl Case {
                 .is_some_and(|t| disabled.contains(&t))
             {
                 fail!(
+                    DisabledUntouched,
                     "disabled store gained volume {} of type {:?}",
                     v.id,
                     v.volume_type
@@ -572,6 +596,7 @@ impl Case {
             }
             if !known.contains(v.id.as_str()) {
                 fail!(
+                    NoVolumeLeak,
                     "leak: volume {} ('{}', {}) is not an image the model knows",
                     v.id,
                     v.name,
@@ -582,6 +607,7 @@ impl Case {
         for a in attachments.iter().flatten() {
             if session.in_scope(&a.volume_id, "") || known.contains(a.volume_id.as_str()) {
                 fail!(
+                    NoAttachmentLeak,
                     "leak: attachment {} of volume {} ({}) left behind",
                     a.id,
                     a.volume_id,
@@ -617,6 +643,7 @@ impl StateMachineTest for Conformance {
             };
             if got != Some(&want) {
                 fail!(
+                    StoreHealth,
                     "store '{}' (type '{}') reported {got:?}, expected {want:?}",
                     s.name,
                     s.volume_type

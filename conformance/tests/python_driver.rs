@@ -15,6 +15,7 @@ use std::time::Duration;
 use cinderbox_conformance::adapter::{python_glance_store_setup, Adapter, AdapterCommand};
 use cinderbox_conformance::adapter_target::AdapterPool;
 use cinderbox_conformance::model::{hex, Content, GIB};
+use cinderbox_conformance::planted::catalogue;
 use cinderbox_conformance::profile::DriverProfile;
 use cinderbox_conformance::runner::{self, RunOptions};
 use cinderbox_conformance::session::{
@@ -86,6 +87,82 @@ fn a_short_budget_passes_against_upstream_glance_store() {
         report.cases.iter().any(|c| c.steps > 1),
         "sequences have several steps"
     );
+}
+
+/// Planted Cinder bugs against upstream glance_store, a driver that trusts Cinder: each
+/// must be caught by the model invariant the catalogue records for it
+/// (`Planted::caught_by`), as a typed reason, with a shrunk counterexample.
+#[test]
+fn planted_bugs_are_caught_by_the_models_invariants_against_upstream() {
+    let command = AdapterCommand::python_glance_store(python());
+    let profile = DriverProfile::PYTHON_GLANCE_STORE;
+    let mut table = Vec::new();
+    for bug in catalogue() {
+        let want = bug
+            .caught_by(&profile)
+            .expect("upstream checks none of Cinder's answers itself");
+        let place = Where::Emulator(EmulatorOptions {
+            scenario: None,
+            rules: vec![bug.rule.clone()],
+            state_timeout_s: 5,
+            delay: Duration::ZERO,
+        });
+        let shape = Shape {
+            max_image_bytes: 16 << 10,
+            large: false,
+        };
+        let sessions: Vec<Session> = (0..2)
+            .map(|_| {
+                let pool = AdapterPool::new(command.clone()).expect("adapter work directory");
+                let mut session = Session::with_profile(
+                    place.clone(),
+                    shape.clone(),
+                    Box::new(move || Box::new(pool.target())),
+                    profile,
+                )
+                .expect("session on the embedded emulator");
+                session.disable_transient_faults();
+                session
+            })
+            .collect();
+        let opts = RunOptions {
+            cases: 16,
+            seed: 0xb06,
+            max_steps: 8,
+            regressions: None,
+            max_shrink_iters: 16,
+            max_shrink_time: Duration::from_secs(30),
+            replay_prefix: "cargo run -p cinderbox-conformance -- --driver python-glance-store \
+                            --no-faults"
+                .into(),
+        };
+        let (report, _sessions) = runner::run(sessions, &opts, &|_| {});
+        let failure = report.first_failure().unwrap_or_else(|| {
+            panic!(
+                "{}: not noticed in {} cases against upstream",
+                bug.name,
+                report.cases.len()
+            )
+        });
+        eprintln!(
+            "upstream, {}: caught by [{}] in {} step(s): {}",
+            bug.name,
+            failure.invariant,
+            failure.shrunk.len(),
+            failure.message
+        );
+        assert_eq!(
+            failure.invariant, want,
+            "{}: caught by another invariant: {}\n{:#?}",
+            bug.name, failure.message, failure.shrunk
+        );
+        assert!(!failure.shrunk.is_empty() && failure.shrunk.len() <= failure.original_steps);
+        table.push((bug.name, failure.invariant, failure.shrunk.len()));
+    }
+    eprintln!("| planted bug | invariant (upstream) | shrunk steps |");
+    for (name, invariant, steps) in table {
+        eprintln!("| {name} | `{invariant}` | {steps} |");
+    }
 }
 
 /// Writes `content`'s first `head` bytes at the start of a sparse file of `content.len`
