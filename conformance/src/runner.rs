@@ -235,6 +235,18 @@ pub fn run(
     (report, sessions)
 }
 
+/// Runs one fixed sequence (a named regression) on `session`, on this thread, from the
+/// session's starting model; gives the session back with the first broken invariant.
+pub fn replay_ops(session: Session, ops: Vec<Op>) -> (Result<(), Violation>, Session) {
+    quiet_case_panics();
+    set_start(session.template.clone());
+    let start = session.template.clone();
+    install_session(session);
+    let outcome = execute((start, ops, None));
+    let session = take_session().expect("the session is given back after the case");
+    (outcome, session)
+}
+
 thread_local! {
     /// Set while this thread executes a case: its panics are expected failures.
     static IN_CASE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };

@@ -229,6 +229,16 @@ impl Session {
         Ok(session)
     }
 
+    /// How long a delete that does not wait (`delete_returns_before_gone`) may take to
+    /// finish in Cinder: 60 s on a real cloud; on the emulator, whose deletes take its
+    /// configured delay, three state-transition timeouts (at least 6 s).
+    pub fn delete_settle(&self) -> Duration {
+        match &self.place {
+            Where::Emulator(o) => Duration::from_secs((3 * o.state_timeout_s).max(6)),
+            Where::Cloud { .. } => Duration::from_secs(60),
+        }
+    }
+
     /// No step of later cases is wrapped in a transient fault (a short budget that checks
     /// only the fault-free behaviour).
     pub fn disable_transient_faults(&mut self) {

@@ -17,9 +17,6 @@ use crate::model::{hex, Content, ErrorClass, Form, ImageKey, Model};
 use crate::session::Session;
 use crate::target::TargetError;
 
-/// How long a delete that does not wait may take to finish in Cinder.
-const DELETE_SETTLE: Duration = Duration::from_secs(60);
-
 thread_local! {
     /// The session cases run in; taken by a case and given back when it ends (or unwinds).
     static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
@@ -417,14 +414,15 @@ impl Case {
         if !check(name, &got, &want) || !profile.delete_returns_before_gone {
             return;
         }
-        let deadline = Instant::now() + DELETE_SETTLE;
+        let settle = self.session().delete_settle();
+        let deadline = Instant::now() + settle;
         loop {
             match self.session().target.get_size(location) {
                 Err(e) if e.class == ErrorClass::NotFound => return,
                 last if Instant::now() >= deadline => fail!(
                     DeleteSettles,
                     "{name}: the volume behind {location} was not gone {} s after the delete returned (last get_size: {last:?})",
-                    DELETE_SETTLE.as_secs()
+                    settle.as_secs()
                 ),
                 _ => std::thread::sleep(Duration::from_millis(50)),
             }

@@ -130,7 +130,8 @@ impl DriverTarget {
 
     /// The driver with its read-back checks of Cinder's answers turned off
     /// (`Stores::trust_cinder_for_tests`): "a driver that trusts Cinder", against which
-    /// planted Cinder bugs must be caught by the model's own invariants.
+    /// planted Cinder bugs must be caught by the model's own invariants. Its profile is
+    /// `DriverProfile::RUST_TRUSTING`.
     pub fn trusting_cinder() -> DriverTarget {
         DriverTarget {
             stores: None,

@@ -27,7 +27,7 @@ fn trusting() -> Box<dyn Target + Send> {
     Box::new(DriverTarget::trusting_cinder())
 }
 
-fn sessions(rules: Vec<Value>, target: MakeTarget) -> Vec<Session> {
+fn sessions(rules: Vec<Value>, target: MakeTarget, profile: DriverProfile) -> Vec<Session> {
     let place = Where::Emulator(EmulatorOptions {
         scenario: None,
         rules,
@@ -41,7 +41,7 @@ fn sessions(rules: Vec<Value>, target: MakeTarget) -> Vec<Session> {
     };
     (0..JOBS)
         .map(|_| {
-            Session::new(place.clone(), shape.clone(), Box::new(target))
+            Session::with_profile(place.clone(), shape.clone(), Box::new(target), profile)
                 .expect("session on the embedded emulator")
         })
         .collect()
@@ -59,8 +59,13 @@ fn options(cases: u32, seed: u64, max_steps: usize, regressions: Option<PathBuf>
     }
 }
 
-fn run_with(rules: Vec<Value>, opts: &RunOptions, target: MakeTarget) -> Report {
-    let (report, _sessions) = runner::run(sessions(rules, target), opts, &|_| {});
+/// A driver under test: how to make one, and its profile.
+type Driver = (MakeTarget, DriverProfile);
+const OURS: Driver = (ours, DriverProfile::RUST);
+const TRUSTING: Driver = (trusting, DriverProfile::RUST_TRUSTING);
+
+fn run_with(rules: Vec<Value>, opts: &RunOptions, (target, profile): Driver) -> Report {
+    let (report, _sessions) = runner::run(sessions(rules, target, profile), opts, &|_| {});
     report
 }
 
@@ -72,7 +77,7 @@ fn committed_regressions() -> PathBuf {
 fn clean_emulator_passes_a_small_budget() {
     let path = committed_regressions();
     let replayed = load_regressions(&path).len();
-    let report = run_with(Vec::new(), &options(12, 0x5eed, 10, Some(path)), ours);
+    let report = run_with(Vec::new(), &options(12, 0x5eed, 10, Some(path)), OURS);
     let failure = report
         .first_failure()
         .map(|f| format!("{}\n{:#?}\nreplay: {}", f.message, f.shrunk, f.replay));
@@ -94,7 +99,7 @@ fn catches(bug: &Planted, dir: &Path) -> (Invariant, usize) {
     let report = run_with(
         vec![bug.rule.clone()],
         &options(24, 0xb06, STEPS, Some(regressions.clone())),
-        trusting,
+        TRUSTING,
     );
     let case = report
         .cases
@@ -126,7 +131,7 @@ fn catches(bug: &Planted, dir: &Path) -> (Invariant, usize) {
     );
     assert_eq!(
         Some(failure.invariant),
-        bug.caught_by(&DriverProfile::RUST),
+        bug.caught_by(&DriverProfile::RUST_TRUSTING),
         "{}: caught by another invariant: {}\n{:#?}",
         bug.name,
         failure.message,
@@ -146,7 +151,7 @@ fn catches(bug: &Planted, dir: &Path) -> (Invariant, usize) {
     );
     let mut replay = options(0, 1, STEPS, Some(regressions));
     replay.max_shrink_iters = 0;
-    let again = run_with(vec![bug.rule.clone()], &replay, trusting);
+    let again = run_with(vec![bug.rule.clone()], &replay, TRUSTING);
     assert!(
         !again.cases.is_empty() && again.cases.iter().all(|c| c.replayed) && again.failed() >= 1,
         "{}: replay of the persisted seeds: {:?}",
@@ -162,9 +167,20 @@ fn planted_bugs_are_caught_by_the_models_invariants_against_a_trusting_driver() 
     // Only the bugs our trusting driver does not notice by itself (see `Planted::except`).
     let bugs: Vec<Planted> = catalogue()
         .into_iter()
-        .filter(|b| b.caught_by(&DriverProfile::RUST).is_some())
+        .filter(|b| b.caught_by(&DriverProfile::RUST_TRUSTING).is_some())
         .collect();
     assert!(bugs.len() >= 4, "{} planted bugs", bugs.len());
+    // The control: without a planted bug the trusting driver passes, so what the planted
+    // runs catch is the bug, not the trust.
+    let clean = run_with(Vec::new(), &options(8, 0x5eed, STEPS, None), TRUSTING);
+    let failure = clean
+        .first_failure()
+        .map(|f| format!("{}\n{:#?}", f.message, f.shrunk));
+    assert_eq!(
+        failure, None,
+        "the trusting driver fails on a clean emulator"
+    );
+    assert_eq!(clean.passed(), 8);
     let caught: Vec<(Invariant, usize)> = std::thread::scope(|scope| {
         let runs: Vec<_> = bugs
             .iter()
