@@ -7,6 +7,7 @@ pub mod adapter;
 pub mod adapter_target;
 pub mod cloud;
 pub mod faults;
+pub mod glance_conf;
 pub mod inspector;
 pub mod invariant;
 pub mod machine;

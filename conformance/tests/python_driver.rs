@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use cinderbox_conformance::adapter::{python_glance_store_setup, Adapter, AdapterCommand};
 use cinderbox_conformance::adapter_target::AdapterPool;
+use cinderbox_conformance::faults::TransientFault;
+use cinderbox_conformance::invariant::Invariant;
+use cinderbox_conformance::machine::Op;
 use cinderbox_conformance::model::{hex, Content, GIB};
 use cinderbox_conformance::planted::catalogue;
 use cinderbox_conformance::profile::DriverProfile;
@@ -163,6 +166,49 @@ fn planted_bugs_are_caught_by_the_models_invariants_against_upstream() {
     for (name, invariant, steps) in table {
         eprintln!("| {name} | `{invariant}` | {steps} |");
     }
+}
+
+/// Named regression, KNOWN UPSTREAM BUG (docs/adapter-protocol.md "Known upstream bugs"),
+/// shrunk by the suite to one step. Postmortem: one 503 on `GET /volumes/{id}` while
+/// upstream waits for `creating` → `available` fails the add and leaves the volume behind
+/// (glance_store_cinder.md §3 step 5). Asserts the bug is present: when upstream fixes it
+/// this test fails — then delete it and the row in the protocol doc.
+#[test]
+fn upstream_leaks_the_volume_when_its_create_wait_sees_a_503() {
+    let command = AdapterCommand::python_glance_store(python());
+    let place = Where::Emulator(EmulatorOptions {
+        scenario: None,
+        rules: Vec::new(),
+        state_timeout_s: 5,
+        delay: Duration::ZERO,
+    });
+    let shape = Shape {
+        max_image_bytes: 16 << 10,
+        large: false,
+    };
+    let pool = AdapterPool::new(command).expect("adapter work directory");
+    let session = Session::with_profile(
+        place,
+        shape,
+        Box::new(move || Box::new(pool.target())),
+        DriverProfile::PYTHON_GLANCE_STORE,
+    )
+    .expect("session on the embedded emulator");
+    let ops = vec![Op::Faulted {
+        fault: TransientFault::Show503,
+        op: Box::new(Op::Upload {
+            key: 0,
+            store: None,
+            content: Content::EMPTY,
+            declared: false,
+        }),
+    }];
+    let (got, _session) = runner::replay_ops(session, ops);
+    let violation = got.expect_err(
+        "upstream no longer leaks after a 503 in its create wait: remove this test and its \
+         row in docs/adapter-protocol.md",
+    );
+    assert_eq!(violation.invariant, Invariant::NoVolumeLeak, "{violation}");
 }
 
 /// Writes `content`'s first `head` bytes at the start of a sparse file of `content.len`
