@@ -5,6 +5,7 @@
 
 pub mod adapter;
 pub mod adapter_target;
+pub mod checks;
 pub mod cloud;
 pub mod faults;
 pub mod glance_conf;

@@ -3,7 +3,7 @@
 //! A mismatch panics with a one-line reason; the runner catches it and shrinks.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -32,17 +32,17 @@ pub fn take_session() -> Option<Session> {
 
 /// Where the target put an image.
 #[derive(Clone, Debug)]
-struct Handle {
-    volume_id: String,
-    location: String,
+pub(crate) struct Handle {
+    pub(crate) volume_id: String,
+    pub(crate) location: String,
 }
 
 /// One running case.
 pub struct Case {
-    session: Option<Session>,
+    pub(crate) session: Option<Session>,
     /// The model before the step being applied (the framework hands us the one after).
     model: Model,
-    handles: HashMap<ImageKey, Handle>,
+    pub(crate) handles: HashMap<ImageKey, Handle>,
     /// Set while a fault the driver's profile does not survive wraps the step: a call the
     /// model expects to succeed must fail with `backend` instead.
     faulted_fails: bool,
@@ -61,7 +61,7 @@ macro_rules! fail {
     ($inv:ident, $($arg:tt)*) => { $crate::violate!(Invariant::$inv, $($arg)*) };
 }
 
-fn harness<T>(what: &str, r: anyhow::Result<T>) -> T {
+pub(crate) fn harness<T>(what: &str, r: anyhow::Result<T>) -> T {
     r.unwrap_or_else(|e| fail!(Harness, "harness: {what}: {e:#}"))
 }
 
@@ -514,105 +514,6 @@ impl Case {
                 location: added.location,
             },
         );
-    }
-
-    /// The invariants, checked through the inspector after every step.
-    fn invariants(&self, model: &Model) {
-        let session = self.session.as_ref().expect("the case holds the session");
-        let volumes = harness("listing volumes", session.inspector.volumes());
-        let attachments = harness("listing attachments", session.inspector.attachments());
-        let by_id: HashMap<&str, _> = volumes.iter().map(|v| (v.id.as_str(), v)).collect();
-        let mut known: HashSet<&str> = HashSet::new();
-        for (key, image) in &model.images {
-            let Some(h) = self.handles.get(key) else {
-                fail!(Harness, "harness: image {key} has no location");
-            };
-            let volume = by_id.get(h.volume_id.as_str());
-            if image.deleted {
-                if volume.is_some() {
-                    fail!(
-                        DeletedIsGone,
-                        "image {key}: its volume {} still exists after a successful delete",
-                        h.volume_id
-                    );
-                }
-                continue;
-            }
-            known.insert(h.volume_id.as_str());
-            let Some(v) = volume else {
-                fail!(
-                    VolumeExists,
-                    "image {key}: its volume {} is gone",
-                    h.volume_id
-                );
-            };
-            let want_type = model.effective_type(image.volume_type.as_deref());
-            if v.volume_type.as_deref() != Some(want_type) {
-                fail!(
-                    VolumeType,
-                    "image {key}: volume {} has type {:?}, its store's type is '{want_type}'",
-                    v.id,
-                    v.volume_type
-                );
-            }
-            if v.status != "available" || v.attachments != 0 {
-                fail!(
-                    AtRest,
-                    "image {key}: volume {} is '{}' with {} attachment(s) between operations",
-                    v.id,
-                    v.status,
-                    v.attachments
-                );
-            }
-            let want_size = image.content.len.to_string();
-            if !image.legacy && v.metadata.get("image_size") != Some(&want_size) {
-                fail!(
-                    ImageSize,
-                    "image {key}: volume {} records image_size {:?}, expected {want_size}",
-                    v.id,
-                    v.metadata.get("image_size")
-                );
-            }
-        }
-        let disabled: Vec<&str> = model
-            .stores
-            .iter()
-            .filter(|s| !s.enabled)
-            .map(|s| s.volume_type.as_str())
-            .collect();
-        for v in volumes.iter().filter(|v| session.in_scope(&v.id, &v.name)) {
-            if v.volume_type
-                .as_deref()
-                .is_some_and(|t| disabled.contains(&t))
-            {
-                fail!(
-                    DisabledUntouched,
-                    "disabled store gained volume {} of type {:?}",
-                    v.id,
-                    v.volume_type
-                );
-            }
-            if !known.contains(v.id.as_str()) {
-                fail!(
-                    NoVolumeLeak,
-                    "leak: volume {} ('{}', {}) is not an image the model knows",
-                    v.id,
-                    v.name,
-                    v.status
-                );
-            }
-        }
-        for a in attachments.iter().flatten() {
-            if session.in_scope(&a.volume_id, "") || known.contains(a.volume_id.as_str()) {
-                fail!(
-                    NoAttachmentLeak,
-                    "leak: attachment {} of volume {} ({}) left behind",
-                    a.id,
-                    a.volume_id,
-                    a.status
-                );
-            }
-        }
     }
 }
 
