@@ -5,11 +5,15 @@
 
 pub mod adapter;
 pub mod adapter_target;
+pub mod checks;
 pub mod cloud;
 pub mod faults;
+pub mod glance_conf;
 pub mod inspector;
+pub mod invariant;
 pub mod machine;
 pub mod model;
+pub mod planted;
 pub mod profile;
 pub mod runner;
 pub mod session;

@@ -201,8 +201,11 @@ impl Model {
     }
 
     /// The store a volume of this type belongs to: the first (in `enabled_backends`
-    /// order) whose type is the volume's. Disabled stores match too: their type cannot
-    /// exist, so no real volume ever carries it.
+    /// order) whose type is the volume's. From the spec: a store whose type is missing is
+    /// "excluded by disabling 'add' and 'delete' operations" — only those two — so lazy
+    /// loading (location upgrade, a read) still matches a disabled store; and each store
+    /// is defined by its `cinder_volume_type`, so a volume belongs to the store of its
+    /// type and to no other.
     pub fn store_for_type(&self, volume_type: Option<&str>) -> Option<&StoreModel> {
         let t = self.effective_type(volume_type);
         self.stores.iter().find(|s| s.volume_type == t)
@@ -239,16 +242,20 @@ impl Model {
     }
 
     /// Expected outcome of deleting an image through a location naming `via` (the
-    /// image's own form when `None`).
+    /// image's own form when `None`). A store never deletes a volume of another store's
+    /// type: a legacy `cinder://<id>` location is deleted by the store its volume's type
+    /// belongs to (refused when that store is disabled); a volume whose type no store
+    /// claims belongs to no other store, and the default store deletes it, as the single
+    /// cinder store did before the upgrade (spec, "Upgrade from single cinder store").
     pub fn expect_delete(&self, key: ImageKey, via: Option<&Form>) -> Result<(), ErrorClass> {
         let image = self.images.get(&key).ok_or(ErrorClass::NotFound)?;
         let form = via.unwrap_or(&image.form);
-        if let Form::Store(name) = form {
-            match self.store(name) {
-                None => return Err(ErrorClass::BadLocation),
-                Some(s) if !s.enabled => return Err(ErrorClass::Disabled),
-                Some(_) => {}
-            }
+        let owner = match form {
+            Form::Store(name) => Some(self.store(name).ok_or(ErrorClass::BadLocation)?),
+            Form::Legacy => self.store_for_type(image.volume_type.as_deref()),
+        };
+        if owner.is_some_and(|s| !s.enabled) {
+            return Err(ErrorClass::Disabled);
         }
         if image.deleted {
             return Err(ErrorClass::NotFound);
@@ -359,5 +366,20 @@ mod tests {
         m.images.get_mut(&1).expect("image").deleted = true;
         assert_eq!(m.expect_delete(1, None), Err(ErrorClass::NotFound));
         assert_eq!(m.expect_upgrade(1), Form::Legacy);
+        // a legacy volume of the disabled store's type: upgraded to it (lazy loading is
+        // not disabled), but deleted by no store (delete is)
+        m.images.insert(
+            3,
+            Image {
+                content: Content::EMPTY,
+                volume_type: Some("glance-missing".into()),
+                form: Form::Legacy,
+                legacy: true,
+                deleted: false,
+            },
+        );
+        assert_eq!(m.expect_upgrade(3), Form::Store("broken".into()));
+        assert_eq!(m.expect_delete(3, None), Err(ErrorClass::Disabled));
+        assert_eq!(m.expect_delete(2, None), Ok(()), "no store claims its type");
     }
 }

@@ -59,6 +59,16 @@ impl DriverProfile {
         transient_5xx_fail_the_call: false,
     };
 
+    /// Our driver with its read-back checks of Cinder's answers off
+    /// (`Stores::trust_cinder_for_tests`, `DriverTarget::trusting_cinder`): a driver that
+    /// trusts Cinder, for the planted bugs. Not waiting for a delete to finish is one of
+    /// the checks it drops.
+    pub const RUST_TRUSTING: DriverProfile = DriverProfile {
+        name: "rust-trusting",
+        delete_returns_before_gone: true,
+        ..DriverProfile::RUST
+    };
+
     /// Upstream glance_store 5.7.0's cinder driver (`conformance/adapters/python-glance-store`).
     pub const PYTHON_GLANCE_STORE: DriverProfile = DriverProfile {
         name: "python-glance-store",

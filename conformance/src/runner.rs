@@ -11,6 +11,7 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
+use crate::invariant::{Invariant, Violation};
 use crate::machine::{set_start, Conformance, Op};
 use crate::session::Session;
 use crate::sut::{install_session, take_session};
@@ -32,7 +33,9 @@ pub struct RunOptions {
 /// A failing case after shrinking.
 #[derive(Clone, Debug)]
 pub struct Failure {
-    /// Why the smallest sequence fails.
+    /// The invariant the smallest sequence breaks.
+    pub invariant: Invariant,
+    /// Why it fails: `[invariant] what was seen`.
     pub message: String,
     pub original_steps: usize,
     pub shrunk: Vec<Op>,
@@ -99,21 +102,15 @@ type Sequence = (
     Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 );
 
-/// Runs one sequence; `Err` carries the panic message of the first broken expectation.
-fn execute(sequence: Sequence) -> Result<(), String> {
+/// Runs one sequence; `Err` carries the first broken expectation.
+fn execute(sequence: Sequence) -> Result<(), Violation> {
     let (state, ops, seen) = sequence;
     IN_CASE.with(|f| f.set(true));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         Conformance::test_sequential(Config::default(), state, ops, seen)
     }));
     IN_CASE.with(|f| f.set(false));
-    outcome.map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "panic without a message".into())
-    })
+    outcome.map_err(|payload| Violation::from_panic(payload.as_ref()))
 }
 
 /// Persisted seeds: lines `cc <seed hex> <max steps> # <why>`.
@@ -238,6 +235,18 @@ pub fn run(
     (report, sessions)
 }
 
+/// Runs one fixed sequence (a named regression) on `session`, on this thread, from the
+/// session's starting model; gives the session back with the first broken invariant.
+pub fn replay_ops(session: Session, ops: Vec<Op>) -> (Result<(), Violation>, Session) {
+    quiet_case_panics();
+    set_start(session.template.clone());
+    let start = session.template.clone();
+    install_session(session);
+    let outcome = execute((start, ops, None));
+    let session = take_session().expect("the session is given back after the case");
+    (outcome, session)
+}
+
 thread_local! {
     /// Set while this thread executes a case: its panics are expected failures.
     static IN_CASE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -282,6 +291,7 @@ fn run_case(
     match strategy.new_tree(&mut runner) {
         Err(why) => {
             outcome.failure = Some(Failure {
+                invariant: Invariant::Harness,
                 message: format!("harness: cannot generate a sequence: {why}"),
                 original_steps: 0,
                 shrunk: Vec::new(),
@@ -306,7 +316,7 @@ fn run_case(
 /// complicate when a simplification passes; bounded by iterations and time.
 fn shrink<T>(
     tree: &mut T,
-    first: (Vec<Op>, String),
+    first: (Vec<Op>, Violation),
     opts: &RunOptions,
     seed: u64,
     max_steps: usize,
@@ -339,7 +349,8 @@ where
         }
     }
     Failure {
-        message: last.1,
+        invariant: last.1.invariant,
+        message: last.1.to_string(),
         original_steps,
         shrunk: last.0,
         shrink_iterations: iterations,
@@ -420,6 +431,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("sub/seeds.txt");
         let failure = Failure {
+            invariant: Invariant::Outcome,
             message: "Delete { key: 0 }: expected Ok(()), got Err(..)\nmore".into(),
             original_steps: 9,
             shrunk: vec![Op::Restart],
@@ -453,6 +465,7 @@ mod tests {
                 case(
                     1,
                     Some(Failure {
+                        invariant: Invariant::ReadBytes,
                         message: "bytes <differ> & \"more\"".into(),
                         original_steps: 2,
                         shrunk: vec![Op::Restart],

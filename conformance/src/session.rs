@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
-use cinderbox_driver::config::{Credentials as DriverCredentials, StoreMode};
-use cinderbox_driver::GlanceConfig;
+use crate::glance_conf::GlanceStores;
+use anyhow::{anyhow, Context, Result};
 use cinderbox_emulator::config::World;
 use cinderbox_emulator::testing::Emulator;
 
@@ -229,6 +228,16 @@ impl Session {
         Ok(session)
     }
 
+    /// How long a delete that does not wait (`delete_returns_before_gone`) may take to
+    /// finish in Cinder: 60 s on a real cloud; on the emulator, whose deletes take its
+    /// configured delay, three state-transition timeouts (at least 6 s).
+    pub fn delete_settle(&self) -> Duration {
+        match &self.place {
+            Where::Emulator(o) => Duration::from_secs((3 * o.state_timeout_s).max(6)),
+            Where::Cloud { .. } => Duration::from_secs(60),
+        }
+    }
+
     /// No step of later cases is wrapped in a transient fault (a short budget that checks
     /// only the fault-free behaviour).
     pub fn disable_transient_faults(&mut self) {
@@ -334,44 +343,20 @@ impl Session {
         let text = std::fs::read_to_string(glance_config)
             .with_context(|| format!("read {}", glance_config.display()))?;
         let file = glance_config.display().to_string();
-        let config = GlanceConfig::parse(&file, &text).map_err(|e| anyhow!("{e}"))?;
-        if config.mode != StoreMode::Multi {
-            bail!("{file}: the suite needs a multi-store configuration (enabled_backends)");
-        }
-        let cinder: Vec<_> = config
-            .backends
-            .iter()
-            .filter_map(|b| b.cinder.as_ref().map(|c| (b, c)))
-            .collect();
-        let default = cinder
-            .iter()
-            .find(|(b, _)| b.name == config.default_backend)
-            .or(cinder.first())
-            .ok_or_else(|| anyhow!("{file}: no cinder store"))?;
-        let glance = match &default.1.credentials {
-            Some(DriverCredentials::Password {
-                auth_url,
-                user_name,
-                password,
-                project_name,
-                user_domain_name,
-                project_domain_name,
-            }) => Credentials {
-                auth_url: auth_url.to_string(),
-                username: user_name.clone(),
-                password: password.expose().to_string(),
-                project_name: project_name.clone(),
-                user_domain_name: user_domain_name.clone(),
-                project_domain_name: project_domain_name.clone(),
-                region_name: default
-                    .1
-                    .os_region_name
-                    .clone()
-                    .or(admin.region_name.clone()),
+        let conf = GlanceStores::parse(&file, &text)?;
+        let glance = match &conf.service {
+            Some(s) => Credentials {
+                auth_url: s.auth_url.clone(),
+                username: s.user_name.clone(),
+                password: s.password.clone(),
+                project_name: s.project_name.clone(),
+                user_domain_name: s.user_domain_name.clone(),
+                project_domain_name: s.project_domain_name.clone(),
+                region_name: s.region_name.clone().or(admin.region_name.clone()),
                 interface: admin.interface.clone(),
-                insecure: default.1.api_insecure,
+                insecure: s.insecure,
             },
-            _ => admin.clone(),
+            None => admin.clone(),
         };
         self.cleanup()?;
         let created = self.inspector.created.clone();
@@ -383,10 +368,7 @@ impl Session {
         self.target
             .configure(&file, &self.conf_text)
             .map_err(|e| anyhow!("configuring the target: {e}"))?;
-        let stores: Vec<(String, Option<String>)> = cinder
-            .iter()
-            .map(|(b, c)| (b.name.clone(), c.volume_type.clone()))
-            .collect();
+        let stores = conf.stores.clone();
         let mut legacy: Vec<Option<String>> = vec![None];
         for (_, t) in &stores {
             if let Some(t) = t {
@@ -397,7 +379,7 @@ impl Session {
         }
         self.template = self.starting_model(
             stores.into_iter(),
-            &default.0.name,
+            &conf.default,
             legacy,
             Capabilities {
                 faults: false,

@@ -3,7 +3,7 @@
 //! A mismatch panics with a one-line reason; the runner catches it and shrinks.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -11,13 +11,11 @@ use md5::{Digest as _, Md5};
 use proptest_state_machine::StateMachineTest;
 use uuid::Uuid;
 
+use crate::invariant::Invariant;
 use crate::machine::{BadKind, Call, Conformance, Op};
 use crate::model::{hex, Content, ErrorClass, Form, ImageKey, Model};
 use crate::session::Session;
 use crate::target::TargetError;
-
-/// How long a delete that does not wait may take to finish in Cinder.
-const DELETE_SETTLE: Duration = Duration::from_secs(60);
 
 thread_local! {
     /// The session cases run in; taken by a case and given back when it ends (or unwinds).
@@ -34,17 +32,17 @@ pub fn take_session() -> Option<Session> {
 
 /// Where the target put an image.
 #[derive(Clone, Debug)]
-struct Handle {
-    volume_id: String,
-    location: String,
+pub(crate) struct Handle {
+    pub(crate) volume_id: String,
+    pub(crate) location: String,
 }
 
 /// One running case.
 pub struct Case {
-    session: Option<Session>,
+    pub(crate) session: Option<Session>,
     /// The model before the step being applied (the framework hands us the one after).
     model: Model,
-    handles: HashMap<ImageKey, Handle>,
+    pub(crate) handles: HashMap<ImageKey, Handle>,
     /// Set while a fault the driver's profile does not survive wraps the step: a call the
     /// model expects to succeed must fail with `backend` instead.
     faulted_fails: bool,
@@ -58,13 +56,13 @@ impl Drop for Case {
     }
 }
 
-/// Fails the case.
+/// Fails the case, naming the invariant that fired (`crate::invariant`).
 macro_rules! fail {
-    ($($arg:tt)*) => { panic!($($arg)*) };
+    ($inv:ident, $($arg:tt)*) => { $crate::violate!(Invariant::$inv, $($arg)*) };
 }
 
-fn harness<T>(what: &str, r: anyhow::Result<T>) -> T {
-    r.unwrap_or_else(|e| fail!("harness: {what}: {e:#}"))
+pub(crate) fn harness<T>(what: &str, r: anyhow::Result<T>) -> T {
+    r.unwrap_or_else(|e| fail!(Harness, "harness: {what}: {e:#}"))
 }
 
 /// Compares a result with the model's expectation (classes only for errors).
@@ -76,7 +74,7 @@ fn check<T: std::fmt::Debug, W: std::fmt::Debug>(
     match (got, want) {
         (Ok(_), Ok(_)) => true,
         (Err(e), Err(c)) if e.class == *c => false,
-        (got, want) => fail!("{op}: expected {want:?}, got {got:?}"),
+        (got, want) => fail!(Outcome, "{op}: expected {want:?}, got {got:?}"),
     }
 }
 
@@ -130,7 +128,7 @@ impl Case {
         self.handles
             .get(&key)
             .cloned()
-            .unwrap_or_else(|| fail!("harness: image {key} has no location"))
+            .unwrap_or_else(|| fail!(Harness, "harness: image {key} has no location"))
     }
 
     /// Reads `offset..` (`length` or to the end) of image `key` through `location` and
@@ -164,16 +162,23 @@ impl Case {
         }
         let (_, expected_len) = want.unwrap_or_default();
         if let Some(at) = sink.mismatch {
-            fail!("{op}: bytes differ from what was written, first at offset {at}");
+            fail!(
+                ReadBytes,
+                "{op}: bytes differ from what was written, first at offset {at}"
+            );
         }
         if sink.seen != expected_len || got.as_ref().ok() != Some(&expected_len) {
             fail!(
+                ReadLength,
                 "{op}: read {} bytes (reported {got:?}), expected {expected_len}",
                 sink.seen
             );
         }
         if offset == 0 && length.is_none() && hex(&sink.md5.finalize()) != content.digests().0 {
-            fail!("{op}: md5 of the bytes read back differs from the written image's");
+            fail!(
+                ReadChecksum,
+                "{op}: md5 of the bytes read back differs from the written image's"
+            );
         }
     }
 
@@ -218,7 +223,7 @@ impl Case {
                 let want = self.model.expect_read(*key, 0, None).map(|(_, l)| l);
                 let got = self.session().target.get_size(&h.location);
                 if check(&name, &got, &want) && got.as_ref().ok() != want.as_ref().ok() {
-                    fail!("{name}: size {got:?}, expected {want:?}");
+                    fail!(Size, "{name}: size {got:?}, expected {want:?}");
                 }
             }
             Op::Delete { key } => {
@@ -267,6 +272,7 @@ impl Case {
                 match got {
                     Ok(new) if new == want => self.set_location(*key, new),
                     other => fail!(
+                        Upgrade,
                         "{name}: upgrade of {} expected Ok({want}), got {other:?}",
                         h.location
                     ),
@@ -293,7 +299,10 @@ impl Case {
                 let got_classes: Vec<Result<String, ErrorClass>> =
                     got.iter().map(|r| r.clone().map_err(|e| e.class)).collect();
                 if got_classes != wants {
-                    fail!("{name}: batch upgrade of {inputs:?} expected {wants:?}, got {got:?}");
+                    fail!(
+                        Upgrade,
+                        "{name}: batch upgrade of {inputs:?} expected {wants:?}, got {got:?}"
+                    );
                 }
                 for (key, new) in keys.iter().zip(got_classes) {
                     if let Ok(new) = new {
@@ -367,7 +376,7 @@ impl Case {
                     let counters = harness("reading fault counters", faults.counters(&id));
                     harness("removing a fault", faults.remove(&id));
                     if expect_ok && counters.fired == 0 {
-                        fail!("{name}: the injected fault never fired; the fault catalogue and the driver disagree on the call it targets");
+                        fail!(FaultFired, "{name}: the injected fault never fired; the fault catalogue and the driver disagree on the call it targets");
                     }
                 }
             }
@@ -390,7 +399,7 @@ impl Case {
             && matches!(call, Call::Upgrade)
             && got.as_ref().ok() != want.as_ref().ok()
         {
-            fail!("{name}: expected {want:?}, got {got:?}");
+            fail!(Upgrade, "{name}: expected {want:?}, got {got:?}");
         }
     }
 
@@ -405,13 +414,15 @@ impl Case {
         if !check(name, &got, &want) || !profile.delete_returns_before_gone {
             return;
         }
-        let deadline = Instant::now() + DELETE_SETTLE;
+        let settle = self.session().delete_settle();
+        let deadline = Instant::now() + settle;
         loop {
             match self.session().target.get_size(location) {
                 Err(e) if e.class == ErrorClass::NotFound => return,
                 last if Instant::now() >= deadline => fail!(
+                    DeleteSettles,
                     "{name}: the volume behind {location} was not gone {} s after the delete returned (last get_size: {last:?})",
-                    DELETE_SETTLE.as_secs()
+                    settle.as_secs()
                 ),
                 _ => std::thread::sleep(Duration::from_millis(50)),
             }
@@ -480,6 +491,7 @@ impl Case {
         let expected_location = format!("cinder://{store}/{volume_id}");
         if Uuid::parse_str(&volume_id).is_err() || added.location != expected_location {
             fail!(
+                AddAnswer,
                 "{name}: location {} does not name store '{store}' and a volume id",
                 added.location
             );
@@ -490,6 +502,7 @@ impl Case {
             || added.store != store
         {
             fail!(
+                AddAnswer,
                 "{name}: add answered size {} checksum {} multihash {} store {}, expected {} {md5} {sha256} {store}",
                 added.size, added.checksum, added.multihash, added.store, content.len
             );
@@ -501,94 +514,6 @@ impl Case {
                 location: added.location,
             },
         );
-    }
-
-    /// The invariants, checked through the inspector after every step.
-    fn invariants(&self, model: &Model) {
-        let session = self.session.as_ref().expect("the case holds the session");
-        let volumes = harness("listing volumes", session.inspector.volumes());
-        let attachments = harness("listing attachments", session.inspector.attachments());
-        let by_id: HashMap<&str, _> = volumes.iter().map(|v| (v.id.as_str(), v)).collect();
-        let mut known: HashSet<&str> = HashSet::new();
-        for (key, image) in &model.images {
-            let Some(h) = self.handles.get(key) else {
-                fail!("harness: image {key} has no location");
-            };
-            let volume = by_id.get(h.volume_id.as_str());
-            if image.deleted {
-                if volume.is_some() {
-                    fail!(
-                        "image {key}: its volume {} still exists after a successful delete",
-                        h.volume_id
-                    );
-                }
-                continue;
-            }
-            known.insert(h.volume_id.as_str());
-            let Some(v) = volume else {
-                fail!("image {key}: its volume {} is gone", h.volume_id);
-            };
-            let want_type = model.effective_type(image.volume_type.as_deref());
-            if v.volume_type.as_deref() != Some(want_type) {
-                fail!(
-                    "image {key}: volume {} has type {:?}, its store's type is '{want_type}'",
-                    v.id,
-                    v.volume_type
-                );
-            }
-            if v.status != "available" || v.attachments != 0 {
-                fail!(
-                    "image {key}: volume {} is '{}' with {} attachment(s) between operations",
-                    v.id,
-                    v.status,
-                    v.attachments
-                );
-            }
-            let want_size = image.content.len.to_string();
-            if !image.legacy && v.metadata.get("image_size") != Some(&want_size) {
-                fail!(
-                    "image {key}: volume {} records image_size {:?}, expected {want_size}",
-                    v.id,
-                    v.metadata.get("image_size")
-                );
-            }
-        }
-        let disabled: Vec<&str> = model
-            .stores
-            .iter()
-            .filter(|s| !s.enabled)
-            .map(|s| s.volume_type.as_str())
-            .collect();
-        for v in volumes.iter().filter(|v| session.in_scope(&v.id, &v.name)) {
-            if v.volume_type
-                .as_deref()
-                .is_some_and(|t| disabled.contains(&t))
-            {
-                fail!(
-                    "disabled store gained volume {} of type {:?}",
-                    v.id,
-                    v.volume_type
-                );
-            }
-            if !known.contains(v.id.as_str()) {
-                fail!(
-                    "leak: volume {} ('{}', {}) is not an image the model knows",
-                    v.id,
-                    v.name,
-                    v.status
-                );
-            }
-        }
-        for a in attachments.iter().flatten() {
-            if session.in_scope(&a.volume_id, "") || known.contains(a.volume_id.as_str()) {
-                fail!(
-                    "leak: attachment {} of volume {} ({}) left behind",
-                    a.id,
-                    a.volume_id,
-                    a.status
-                );
-            }
-        }
     }
 }
 
@@ -617,6 +542,7 @@ impl StateMachineTest for Conformance {
             };
             if got != Some(&want) {
                 fail!(
+                    StoreHealth,
                     "store '{}' (type '{}') reported {got:?}, expected {want:?}",
                     s.name,
                     s.volume_type

@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 
 use cinderbox_driver::{AddRequest, DriverError, GlanceConfig, StoreState, Stores};
 
+use crate::adapter;
+use crate::adapter_target::model_class;
 pub use crate::model::ErrorClass;
 
 /// A failure as the runner sees it: a class to compare and a message to show.
@@ -89,16 +91,19 @@ pub trait Target {
     fn upgrade_locations(&self, locations: &[&str]) -> Vec<Result<String, TargetError>>;
 }
 
-/// Maps the driver's typed errors onto the runner's classes.
-pub fn classify(err: &DriverError) -> ErrorClass {
+/// The one classification of the driver's typed errors, in the adapter protocol's classes:
+/// used by the in-process target (through [`classify`]) and by `cinderbox-rust-adapter`,
+/// so both forms of our driver answer alike.
+pub fn wire_class(err: &DriverError) -> adapter::ErrorClass {
+    use adapter::ErrorClass as C;
     match err {
-        DriverError::NotFound { .. } => ErrorClass::NotFound,
-        DriverError::StoreDisabled { .. } => ErrorClass::Disabled,
-        DriverError::BadLocation(_) | DriverError::UnknownStore(_) => ErrorClass::BadLocation,
-        DriverError::StorageFull { .. } => ErrorClass::StorageFull,
-        DriverError::InvalidInput(_) | DriverError::SizeMismatch(_) => ErrorClass::InvalidInput,
-        DriverError::Config(_)
-        | DriverError::Auth { .. }
+        DriverError::NotFound { .. } => C::NotFound,
+        DriverError::StoreDisabled { .. } => C::Disabled,
+        DriverError::BadLocation(_) | DriverError::UnknownStore(_) => C::BadLocation,
+        DriverError::StorageFull { .. } => C::StorageFull,
+        DriverError::SizeMismatch(_) => C::SizeMismatch,
+        DriverError::InvalidInput(_) | DriverError::Config(_) => C::Invalid,
+        DriverError::Auth { .. }
         | DriverError::Endpoint { .. }
         | DriverError::Http { .. }
         | DriverError::Unreachable { .. }
@@ -108,8 +113,14 @@ pub fn classify(err: &DriverError) -> ErrorClass {
         | DriverError::Forbidden { .. }
         | DriverError::UnsupportedConnector { .. }
         | DriverError::Io { .. }
-        | DriverError::Inconsistent(_) => ErrorClass::Backend,
+        | DriverError::Inconsistent(_) => C::Backend,
     }
+}
+
+/// The runner's class of a driver error: its protocol class as the model sees it
+/// (`adapter_target::model_class`; no driver error is `unsupported`).
+pub fn classify(err: &DriverError) -> ErrorClass {
+    model_class(wire_class(err)).unwrap_or(ErrorClass::Backend)
 }
 
 fn wrap(err: DriverError) -> TargetError {
@@ -120,11 +131,23 @@ fn wrap(err: DriverError) -> TargetError {
 #[derive(Default)]
 pub struct DriverTarget {
     stores: Option<Stores>,
+    trust_cinder: bool,
 }
 
 impl DriverTarget {
     pub fn new() -> DriverTarget {
         DriverTarget::default()
+    }
+
+    /// The driver with its read-back checks of Cinder's answers turned off
+    /// (`Stores::trust_cinder_for_tests`): "a driver that trusts Cinder", against which
+    /// planted Cinder bugs must be caught by the model's own invariants. Its profile is
+    /// `DriverProfile::RUST_TRUSTING`.
+    pub fn trusting_cinder() -> DriverTarget {
+        DriverTarget {
+            stores: None,
+            trust_cinder: true,
+        }
     }
 
     fn stores_ref(&self) -> Result<&Stores, TargetError> {
@@ -138,7 +161,11 @@ impl Target for DriverTarget {
     fn configure(&mut self, file: &str, glance_api_conf: &str) -> Result<(), TargetError> {
         let config =
             GlanceConfig::parse(file, glance_api_conf).map_err(|e| wrap(DriverError::Config(e)))?;
-        self.stores = Some(Stores::configure(config).map_err(wrap)?);
+        let mut stores = Stores::configure(config).map_err(wrap)?;
+        if self.trust_cinder {
+            stores.trust_cinder_for_tests();
+        }
+        self.stores = Some(stores);
         Ok(())
     }
 

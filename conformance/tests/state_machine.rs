@@ -1,19 +1,33 @@
 //! The property-based suite against the embedded emulator: a small clean budget that must
-//! pass, and planted bugs from the fault catalogue that it must catch and shrink.
+//! pass, and planted Cinder bugs (`cinderbox_conformance::planted`) that the model's own
+//! invariants must catch and shrink, against our driver with its read-back checks off.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cinderbox_conformance::invariant::Invariant;
+use cinderbox_conformance::planted::{catalogue, Planted};
+use cinderbox_conformance::profile::DriverProfile;
 use cinderbox_conformance::runner::{self, load_regressions, Report, RunOptions};
 use cinderbox_conformance::session::{EmulatorOptions, Session, Shape, Where};
-use cinderbox_conformance::target::DriverTarget;
-use serde_json::{json, Value};
+use cinderbox_conformance::target::{DriverTarget, Target};
+use serde_json::Value;
 
 const JOBS: usize = 4;
 /// Longest planted-bug sequence: short sequences shrink fast.
 const STEPS: usize = 8;
 
-fn sessions(rules: Vec<Value>) -> Vec<Session> {
+type MakeTarget = fn() -> Box<dyn Target + Send>;
+
+fn ours() -> Box<dyn Target + Send> {
+    Box::new(DriverTarget::new())
+}
+
+fn trusting() -> Box<dyn Target + Send> {
+    Box::new(DriverTarget::trusting_cinder())
+}
+
+fn sessions(rules: Vec<Value>, target: MakeTarget, profile: DriverProfile) -> Vec<Session> {
     let place = Where::Emulator(EmulatorOptions {
         scenario: None,
         rules,
@@ -27,12 +41,8 @@ fn sessions(rules: Vec<Value>) -> Vec<Session> {
     };
     (0..JOBS)
         .map(|_| {
-            Session::new(
-                place.clone(),
-                shape.clone(),
-                Box::new(|| Box::new(DriverTarget::new())),
-            )
-            .expect("session on the embedded emulator")
+            Session::with_profile(place.clone(), shape.clone(), Box::new(target), profile)
+                .expect("session on the embedded emulator")
         })
         .collect()
 }
@@ -49,8 +59,13 @@ fn options(cases: u32, seed: u64, max_steps: usize, regressions: Option<PathBuf>
     }
 }
 
-fn run(rules: Vec<Value>, opts: &RunOptions) -> Report {
-    let (report, _sessions) = runner::run(sessions(rules), opts, &|_| {});
+/// A driver under test: how to make one, and its profile.
+type Driver = (MakeTarget, DriverProfile);
+const OURS: Driver = (ours, DriverProfile::RUST);
+const TRUSTING: Driver = (trusting, DriverProfile::RUST_TRUSTING);
+
+fn run_with(rules: Vec<Value>, opts: &RunOptions, (target, profile): Driver) -> Report {
+    let (report, _sessions) = runner::run(sessions(rules, target, profile), opts, &|_| {});
     report
 }
 
@@ -62,7 +77,7 @@ fn committed_regressions() -> PathBuf {
 fn clean_emulator_passes_a_small_budget() {
     let path = committed_regressions();
     let replayed = load_regressions(&path).len();
-    let report = run(Vec::new(), &options(12, 0x5eed, 10, Some(path)));
+    let report = run_with(Vec::new(), &options(12, 0x5eed, 10, Some(path)), OURS);
     let failure = report
         .first_failure()
         .map(|f| format!("{}\n{:#?}\nreplay: {}", f.message, f.shrunk, f.replay));
@@ -74,55 +89,17 @@ fn clean_emulator_passes_a_small_budget() {
     );
 }
 
-/// A planted bug: the rule (control API JSON, fields of a scenario `[[rule]]`) and words
-/// one of which the shrunk failure's reason must contain.
-struct Planted {
-    name: &'static str,
-    rule: Value,
-    because: &'static [&'static str],
-}
-
-fn planted() -> Vec<Planted> {
-    vec![
-        Planted {
-            name: "bit rot",
-            rule: json!({"id": "planted-bit-rot", "effect": {"bit_rot": 8, "seed": 7}}),
-            because: &["bytes differ", "md5"],
-        },
-        Planted {
-            name: "wrong volume type",
-            rule: json!({"id": "planted-wrong-type", "operation": "volume.create",
-                         "effect": {"lie": "volume_type", "volume_type": "glance-new"}}),
-            because: &["inconsistent", "has type"],
-        },
-        Planted {
-            name: "lost metadata write",
-            rule: json!({"id": "planted-lost-metadata",
-                         "operation": ["volume.metadata.create", "volume.metadata.replace", "volume.metadata.update_key"],
-                         "effect": {"lie": "ack"}}),
-            because: &["inconsistent", "image_size"],
-        },
-        Planted {
-            name: "silent delete",
-            rule: json!({"id": "planted-silent-delete", "operation": "volume.delete", "effect": {"lie": "ack"}}),
-            because: &["still exists", "did not become", "Delete"],
-        },
-    ]
-}
-
-/// Runs the suite with one planted bug and checks it fails, shrunk, persisted and replayed.
-fn catches(bug: &Planted, dir: &Path) {
+/// Runs the suite with one planted bug against our driver with its read-back checks off
+/// (a driver that trusts Cinder), and checks the failure is shrunk, names the invariant
+/// the catalogue records (a typed reason, not a phrase), is persisted and replays.
+/// Returns (invariant, shrunk length) for the table in docs/conformance.md.
+fn catches(bug: &Planted, dir: &Path) -> (Invariant, usize) {
     let regressions = dir.join(format!("{}.txt", bug.name.replace(' ', "-")));
     let started = std::time::Instant::now();
-    let report = run(
+    let report = run_with(
         vec![bug.rule.clone()],
         &options(24, 0xb06, STEPS, Some(regressions.clone())),
-    );
-    eprintln!(
-        "{}: {} case(s) in {:.1}s",
-        bug.name,
-        report.cases.len(),
-        started.elapsed().as_secs_f64()
+        TRUSTING,
     );
     let case = report
         .cases
@@ -136,6 +113,15 @@ fn catches(bug: &Planted, dir: &Path) {
             )
         });
     let failure = case.failure.as_ref().expect("found above");
+    eprintln!(
+        "{}: {} case(s) in {:.1}s; caught by [{}] in {} step(s): {}",
+        bug.name,
+        report.cases.len(),
+        started.elapsed().as_secs_f64(),
+        failure.invariant,
+        failure.shrunk.len(),
+        failure.message
+    );
     assert!(
         !failure.shrunk.is_empty() && failure.shrunk.len() <= failure.original_steps,
         "{}: shrunk {} of {} steps",
@@ -143,12 +129,10 @@ fn catches(bug: &Planted, dir: &Path) {
         failure.shrunk.len(),
         failure.original_steps
     );
-    let reason = failure.message.to_lowercase();
-    assert!(
-        bug.because
-            .iter()
-            .any(|w| reason.contains(&w.to_lowercase())),
-        "{}: unexpected reason {:?} for {:#?}",
+    assert_eq!(
+        Some(failure.invariant),
+        bug.caught_by(&DriverProfile::RUST_TRUSTING),
+        "{}: caught by another invariant: {}\n{:#?}",
         bug.name,
         failure.message,
         failure.shrunk
@@ -167,28 +151,47 @@ fn catches(bug: &Planted, dir: &Path) {
     );
     let mut replay = options(0, 1, STEPS, Some(regressions));
     replay.max_shrink_iters = 0;
-    let again = run(vec![bug.rule.clone()], &replay);
+    let again = run_with(vec![bug.rule.clone()], &replay, TRUSTING);
     assert!(
         !again.cases.is_empty() && again.cases.iter().all(|c| c.replayed) && again.failed() >= 1,
         "{}: replay of the persisted seeds: {:?}",
         bug.name,
         again.cases
     );
+    (failure.invariant, failure.shrunk.len())
 }
 
 #[test]
-fn planted_bugs_fail_with_a_shrunk_counterexample() {
+fn planted_bugs_are_caught_by_the_models_invariants_against_a_trusting_driver() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let bugs = planted();
-    std::thread::scope(|scope| {
+    // Only the bugs our trusting driver does not notice by itself (see `Planted::except`).
+    let bugs: Vec<Planted> = catalogue()
+        .into_iter()
+        .filter(|b| b.caught_by(&DriverProfile::RUST_TRUSTING).is_some())
+        .collect();
+    assert!(bugs.len() >= 4, "{} planted bugs", bugs.len());
+    // The control: without a planted bug the trusting driver passes, so what the planted
+    // runs catch is the bug, not the trust.
+    let clean = run_with(Vec::new(), &options(8, 0x5eed, STEPS, None), TRUSTING);
+    let failure = clean
+        .first_failure()
+        .map(|f| format!("{}\n{:#?}", f.message, f.shrunk));
+    assert_eq!(
+        failure, None,
+        "the trusting driver fails on a clean emulator"
+    );
+    assert_eq!(clean.passed(), 8);
+    let caught: Vec<(Invariant, usize)> = std::thread::scope(|scope| {
         let runs: Vec<_> = bugs
             .iter()
             .map(|bug| scope.spawn(|| catches(bug, dir.path())))
             .collect();
-        for run in runs {
-            if let Err(panic) = run.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
+        runs.into_iter()
+            .map(|run| run.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
     });
+    eprintln!("| planted bug | invariant | shrunk steps |");
+    for (bug, (invariant, steps)) in bugs.iter().zip(&caught) {
+        eprintln!("| {} | `{invariant}` | {steps} |", bug.name);
+    }
 }

@@ -22,27 +22,9 @@ impl From<DriverError> for Failure {
     }
 }
 
-/// The protocol class of each driver error.
+/// The protocol class of each driver error: the suite's one classification.
 fn classify(err: &DriverError) -> ErrorClass {
-    match err {
-        DriverError::NotFound { .. } => ErrorClass::NotFound,
-        DriverError::StoreDisabled { .. } => ErrorClass::Disabled,
-        DriverError::BadLocation(_) | DriverError::UnknownStore(_) => ErrorClass::BadLocation,
-        DriverError::StorageFull { .. } => ErrorClass::StorageFull,
-        DriverError::SizeMismatch(_) => ErrorClass::SizeMismatch,
-        DriverError::InvalidInput(_) | DriverError::Config(_) => ErrorClass::Invalid,
-        DriverError::Auth { .. }
-        | DriverError::Endpoint { .. }
-        | DriverError::Http { .. }
-        | DriverError::Unreachable { .. }
-        | DriverError::RequestTimeout { .. }
-        | DriverError::Timeout { .. }
-        | DriverError::UnexpectedStatus { .. }
-        | DriverError::Forbidden { .. }
-        | DriverError::UnsupportedConnector { .. }
-        | DriverError::Io { .. }
-        | DriverError::Inconsistent(_) => ErrorClass::Backend,
-    }
+    cinderbox_conformance::target::wire_class(err)
 }
 
 fn invalid(message: impl Into<String>) -> Failure {

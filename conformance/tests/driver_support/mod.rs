@@ -383,6 +383,23 @@ impl Admin {
         assert_eq!(status, 204, "remove fault {id}: {body}");
     }
 
+    /// The sequence number of the newest logged request (0 before any).
+    pub fn mark(&self) -> u64 {
+        self.requests()
+            .last()
+            .and_then(|r| r["seq"].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// How many `volume.show` requests were logged after `mark`.
+    pub fn polls_since(&self, mark: u64) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r["seq"].as_u64().is_some_and(|s| s > mark))
+            .filter(|r| r["operation"] == "volume.show")
+            .count()
+    }
+
     /// The request log, oldest first.
     pub fn requests(&self) -> Vec<Value> {
         let (status, body) = self.raw(Method::GET, "/_cinderbox/requests", None);
@@ -398,11 +415,34 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     (out, started.elapsed())
 }
 
-/// Asserts a call returned within `budget` plus `slack`.
-pub fn assert_within(what: &str, took: Duration, budget: Duration, slack: Duration) {
+/// Status reads a bounded wait of `budget` may make: the documented 0.5·2ⁿ s schedule
+/// (capped at 15 s), truncated at the budget, plus the read after the last sleep. Worked
+/// out here from the documented schedule, not taken from the driver's code.
+pub fn max_polls(budget: Duration) -> usize {
+    let (mut slept, mut sleeps, mut next) = (Duration::ZERO, 0, Duration::from_millis(500));
+    while slept < budget {
+        slept += next.min(budget - slept);
+        sleeps += 1;
+        next = (next * 2).min(Duration::from_secs(15));
+    }
+    sleeps + 1
+}
+
+/// Asserts a call was bounded by what it did rather than by the clock: its `volume.show`
+/// reads (`polls`, from the request log) fit `waits` waits of `budget` each plus a few
+/// read-backs. The wall-clock check is only a backstop against a wait that ignores its
+/// budget, generous enough (5 × the budgets + 60 s) that a loaded machine cannot break it.
+pub fn assert_bounded(what: &str, took: Duration, polls: usize, waits: u32, budget: Duration) {
+    const READ_BACKS: usize = 4;
+    let allowed = waits as usize * max_polls(budget) + READ_BACKS;
     assert!(
-        took <= budget + slack,
-        "{what} took {took:?}, beyond its budget {budget:?} + {slack:?}"
+        polls <= allowed,
+        "{what} read the volume {polls} times; {waits} wait(s) of {budget:?} allow {allowed}"
+    );
+    let backstop = 5 * waits.max(1) * budget + Duration::from_secs(60);
+    assert!(
+        took <= backstop,
+        "{what} took {took:?}: its waits ignore their budget {budget:?} (backstop {backstop:?})"
     );
 }
 

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::stats::{median, ms, percentile, ratio};
 use cinderbox_emulator::testing::Emulator;
 
-fn token_body(user: &str, password: &str, project: &str) -> Value {
+pub fn token_body(user: &str, password: &str, project: &str) -> Value {
     json!({"auth": {
         "identity": {"methods": ["password"], "password": {"user": {
             "name": user, "domain": {"name": "Default"}, "password": password}}},
@@ -20,20 +20,14 @@ fn token_body(user: &str, password: &str, project: &str) -> Value {
     }})
 }
 
-/// Child mode: serve the default world until killed.
+/// Child mode: serve the default world until killed, through the emulator's public
+/// `testing::Emulator` (the same start-up path as the binary: open, recover, serve).
 pub fn child_serve(data_dir: &Path, ready_file: &Path) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = cinderbox_emulator::base_url_for(listener.local_addr()?);
-        let app = Arc::new(cinderbox_emulator::App::open(
-            cinderbox_emulator::config::World::default_world(),
-            data_dir,
-            base.clone(),
-        )?);
-        std::fs::write(ready_file, &base)?;
-        cinderbox_emulator::serve_app(listener, app, std::future::pending()).await
-    })
+    let emu = Emulator::start(data_dir)?;
+    std::fs::write(ready_file, &emu.base_url)?;
+    loop {
+        std::thread::park();
+    }
 }
 
 /// Row 1: process spawn → first successful token request, median of N runs.
