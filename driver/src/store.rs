@@ -1,6 +1,5 @@
 //! The multi-store `Stores` object: start-up validation, reads, sizes, deletes and upgrades.
 
-use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +11,7 @@ use crate::config::{Backend, CinderOptions, GlanceConfig, StoreMode, GIB};
 use crate::connector::AccessMode;
 use crate::error::DriverError;
 use crate::location::Location;
+use crate::ownership::Owner;
 use crate::volume::{attach, detach, wait_deleted, Attached};
 
 pub use crate::upload::{AddRequest, AddResult};
@@ -54,7 +54,14 @@ pub struct CinderStore {
 }
 
 impl CinderStore {
+    /// The store's state, asking Cinder first if it is not known yet.
     pub fn state(&self) -> StoreState {
+        self.refresh();
+        self.known_state()
+    }
+
+    /// The state as last found, without asking.
+    fn known_state(&self) -> StoreState {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -97,7 +104,7 @@ impl CinderStore {
 
     /// Whether a volume of this type belongs to this store (see `type_matches`); `Err` when
     /// Cinder's default type was needed and could not be asked.
-    fn owns(&self, volume_type: Option<&str>) -> Result<bool, DriverError> {
+    pub(crate) fn owns(&self, volume_type: Option<&str>) -> Result<bool, DriverError> {
         let mut failure = None;
         let owned = type_matches(volume_type, self.options.volume_type.as_deref(), || {
             self.default_type().map_err(|e| failure = Some(e)).ok()
@@ -114,7 +121,9 @@ impl CinderStore {
             });
             match &*state {
                 StoreState::Enabled => tracing::info!(store = %self.name, "store enabled"),
-                other => tracing::warn!(store = %self.name, state = %other.label(), "store not writable"),
+                other => {
+                    tracing::warn!(store = %self.name, state = %other.label(), "store not writable")
+                }
             }
         }
     }
@@ -145,7 +154,7 @@ impl CinderStore {
         }
     }
 
-    fn show(&self, volume_id: &str) -> Result<Volume, DriverError> {
+    pub(crate) fn show(&self, volume_id: &str) -> Result<Volume, DriverError> {
         self.client
             .show_volume(volume_id)
             .map_err(|e| not_found(e, volume_id))
@@ -185,16 +194,6 @@ pub fn type_matches(
     }
 }
 
-/// Which store a volume belongs to.
-enum Owner {
-    Store(usize),
-    /// The volume exists but no store's type matches.
-    Nobody {
-        volume_type: Option<String>,
-    },
-    Missing,
-}
-
 /// A listed store, for `cinderbox-store stores`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreInfo {
@@ -210,8 +209,8 @@ pub struct StoreInfo {
 
 /// All configured stores.
 pub struct Stores {
-    config: GlanceConfig,
-    cinder: Vec<Arc<CinderStore>>,
+    pub(crate) config: GlanceConfig,
+    pub(crate) cinder: Vec<Arc<CinderStore>>,
 }
 
 impl Stores {
@@ -311,7 +310,7 @@ impl Stores {
                     .cinder
                     .iter()
                     .find(|s| s.name == b.name)
-                    .map(|s| s.state()),
+                    .map(|s| s.known_state()),
             })
             .collect()
     }
@@ -454,159 +453,14 @@ impl Stores {
                 return Err(self.not_owned(id, volume.volume_type, Some(&store.name)));
             }
         }
-        store.client.delete_volume(id).map_err(|e| not_found(e, id))?;
+        store
+            .client
+            .delete_volume(id)
+            .map_err(|e| not_found(e, id))?;
         if !store.checks_cinder() {
             return Ok(());
         }
         wait_deleted(&store.client, id, store.options.state_transition_timeout())
-    }
-
-    /// The refusal to delete volume `id` of `volume_type` (through `via`, when named).
-    fn not_owned(&self, id: &str, volume_type: Option<String>, via: Option<&str>) -> DriverError {
-        let shown = volume_type.as_deref().unwrap_or("(Cinder's default)");
-        let owner = self.cinder.iter().find(|s| {
-            s.options.volume_type.as_deref() == volume_type.as_deref() && Some(s.name.as_str()) != via
-        });
-        match owner {
-            Some(owner) => DriverError::StoreDisabled {
-                store: owner.name.clone(),
-                operation: "delete",
-                reason: format!(
-                    "volume {id} is of type '{shown}', which belongs to store '{}' ({}); it is never deleted through another store",
-                    owner.name,
-                    owner.state().label()
-                ),
-            },
-            None => DriverError::InvalidInput(format!(
-                "volume {id} is of type '{shown}', which no configured store serves{}; refusing to delete it",
-                via.map(|v| format!(" (not '{v}')")).unwrap_or_default()
-            )),
-        }
-    }
-
-    /// Which store owns `volume_id`: the first whose type matches. Each Keystone session
-    /// is asked once. `Err` when nothing matched and some store could not ask Cinder.
-    fn find_store_of(&self, volume_id: &str) -> Result<Owner, DriverError> {
-        if self.config.mode == StoreMode::Single {
-            return Ok(Owner::Missing);
-        }
-        let mut failure = None;
-        let mut seen: Vec<(Arc<Session>, Option<Volume>)> = Vec::new();
-        let mut found_type = None;
-        for (index, store) in self.cinder.iter().enumerate() {
-            let session = store.client.session();
-            let volume = match seen.iter().find(|(s, _)| Arc::ptr_eq(s, session)) {
-                Some((_, volume)) => volume.clone(),
-                None => {
-                    let volume = match store.client.show_volume(volume_id) {
-                        Ok(v) => Some(v),
-                        Err(DriverError::Http { status: 404, .. }) => None,
-                        Err(e) => {
-                            failure.get_or_insert(e);
-                            continue;
-                        }
-                    };
-                    seen.push((session.clone(), volume.clone()));
-                    volume
-                }
-            };
-            let Some(volume) = volume else {
-                continue;
-            };
-            match store.owns(volume.volume_type.as_deref()) {
-                Ok(true) => return Ok(Owner::Store(index)),
-                Ok(false) => found_type = Some(volume.volume_type),
-                Err(e) => {
-                    failure.get_or_insert(e);
-                }
-            }
-        }
-        match (failure, found_type) {
-            (Some(e), _) => Err(e),
-            (None, Some(volume_type)) => Ok(Owner::Nobody { volume_type }),
-            (None, None) => Ok(Owner::Missing),
-        }
-    }
-
-    /// Lazy upgrade of one legacy `cinder://<id>`: `cinder://<store>/<id>` for the first store
-    /// whose type matches; unchanged when nothing matches or the volume is missing. An
-    /// unparsable location is an error, and so is a Cinder that could not be asked ("could
-    /// not ask" never looks like "no store matches").
-    pub fn upgrade_location(&self, location: &str) -> Result<String, DriverError> {
-        let parsed = Location::parse(location)?;
-        if parsed.store.is_some() || self.config.mode == StoreMode::Single {
-            return Ok(location.to_string());
-        }
-        Ok(match self.find_store_of(&parsed.volume_id)? {
-            Owner::Store(index) => self.cinder[index].location(&parsed.volume_id),
-            Owner::Missing | Owner::Nobody { .. } => location.to_string(),
-        })
-    }
-
-    /// Batch upgrade: one paginated `GET /volumes/detail` per distinct account (plus one
-    /// `GET /types/default` for a store without a type), however many locations are given.
-    pub fn upgrade_locations(&self, locations: &[&str]) -> Vec<Result<String, DriverError>> {
-        let mut out: Vec<Result<String, DriverError>> = Vec::with_capacity(locations.len());
-        let mut pending: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, raw) in locations.iter().enumerate() {
-            match Location::parse(raw) {
-                Ok(l) if l.store.is_none() && self.config.mode == StoreMode::Multi => {
-                    pending.entry(l.volume_id).or_default().push(i);
-                    out.push(Ok(raw.to_string()));
-                }
-                Ok(_) => out.push(Ok(raw.to_string())),
-                Err(e) => out.push(Err(e)),
-            }
-        }
-        let mut listings: Vec<(Arc<Session>, HashMap<String, Option<String>>)> = Vec::new();
-        let mut incomplete = false;
-        for store in &self.cinder {
-            if pending.is_empty() {
-                break;
-            }
-            let session = store.client.session();
-            let known = listings.iter().position(|(s, _)| Arc::ptr_eq(s, session));
-            let at = match known {
-                Some(at) => at,
-                None => match store.client.list_volumes(None) {
-                    Ok(volumes) => {
-                        let types = volumes.into_iter().map(|v| (v.id, v.volume_type)).collect();
-                        listings.push((session.clone(), types));
-                        listings.len() - 1
-                    }
-                    Err(e) => {
-                        tracing::debug!(store = %store.name, error = %e, "cannot list volumes for location upgrade");
-                        incomplete = true;
-                        continue;
-                    }
-                },
-            };
-            let listing = &listings[at].1;
-            pending.retain(|volume_id, indexes| {
-                let matched = listing.get(volume_id).is_some_and(|t| {
-                    store.owns(t.as_deref()).unwrap_or_else(|_| {
-                        incomplete = true;
-                        false
-                    })
-                });
-                if matched {
-                    for &i in indexes.iter() {
-                        out[i] = Ok(store.location(volume_id));
-                    }
-                }
-                !matched
-            });
-        }
-        if incomplete {
-            // Some store could not be asked: the unmatched rows get that store's own
-            // error (or their answer, if it can be asked now), never "unchanged".
-            for indexes in pending.values() {
-                for &i in indexes {
-                    out[i] = self.upgrade_location(locations[i]);
-                }
-            }
-        }
-        out
     }
 }
 
