@@ -8,6 +8,7 @@ pub mod ini;
 pub use config::GlanceConfig;
 pub use error::{ConfigError, DriverError};
 pub mod auth;
+mod backend;
 pub mod backoff;
 pub mod cli;
 pub mod client;

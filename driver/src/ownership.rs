@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::auth::Session;
+use crate::backend::{CinderStore, StoreState};
 use crate::client::Volume;
 use crate::config::StoreMode;
 use crate::error::DriverError;
 use crate::location::Location;
-use crate::store::{CinderStore, StoreState, Stores};
+use crate::store::Stores;
 
 /// Which store a volume belongs to.
 pub(crate) enum Owner {

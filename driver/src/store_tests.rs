@@ -1,5 +1,6 @@
 use super::*;
 use crate::client::Volume;
+use crate::config::GIB;
 use std::collections::BTreeMap;
 
 fn volume(size_gb: u64, image_size: Option<&str>) -> Volume {
