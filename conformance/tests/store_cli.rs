@@ -634,3 +634,43 @@ fn stores_with_different_users_default_types_and_shared_tokens() {
     }
     admin.assert_nothing_left("after the users");
 }
+
+/// `Stores::trust_cinder_for_tests`: the same planted lie is caught by default and goes
+/// unnoticed when the read-back checks are off (what the conformance suite relies on).
+#[test]
+fn trusting_cinder_lets_a_planted_wrong_type_through() {
+    use cinderbox_driver::{AddRequest, DriverError};
+    let cloud = driver_support::Cloud::start(Some("wrong-volume-type"));
+    let text = driver_support::config_text(
+        &cloud.identity_url(),
+        &[("fast", "glance-fast")],
+        &driver_support::Timeouts::default(),
+        "",
+    );
+    let checking = driver_support::configure(&text);
+    let err = checking
+        .add(
+            None,
+            &AddRequest::new("img-checked", Some(3)),
+            &mut &b"abc"[..],
+        )
+        .expect_err("the lie is caught");
+    assert!(matches!(err, DriverError::Inconsistent(_)), "{err}");
+    let mut trusting = driver_support::configure(&text);
+    trusting.trust_cinder_for_tests();
+    let added = trusting
+        .add(
+            None,
+            &AddRequest::new("img-trusted", Some(3)),
+            &mut &b"abc"[..],
+        )
+        .expect("a trusting driver does not notice");
+    let id = added.location.rsplit('/').next().expect("id");
+    let volume = cloud.admin.volume(id).expect("volume kept");
+    assert_ne!(
+        volume["volume_type"].as_str(),
+        Some("glance-fast"),
+        "{volume}"
+    );
+    trusting.delete(&added.location).expect("delete");
+}
