@@ -284,6 +284,10 @@ fn over_quota_is_storage_full_after_bounded_retries() {
 fn token_expiry_storm_reauthenticates_and_carries_on() {
     let t = Timeouts::default();
     let (cloud, stores) = setup("token-expiry-storm", &t);
+    // the stores are checked lazily: list them first, as `cinderbox-store stores` or a
+    // Glance start-up does (its type check meets the first two 401s: one re-auth, then
+    // unverified); the upload's re-check meets the third
+    stores.stores();
     let mark = cloud.admin.mark();
     let (added, took) = timed(|| upload(&stores, "img-token", MIB));
     let added = added.expect("re-authentication carries the upload through");

@@ -1,171 +1,22 @@
-//! The multi-store `Stores` object: start-up validation, reads, sizes, deletes and upgrades.
+//! The multi-store `Stores` object: configuration, reads, sizes and deletes (uploads in
+//! `upload`, ownership and location upgrades in `ownership`).
 
-use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
-use crate::client::{CinderClient, Volume};
-use crate::config::{Backend, CinderOptions, GlanceConfig, StoreMode, GIB};
+use crate::auth::Session;
+use crate::client::{http_client, CinderClient};
+use crate::config::{Backend, GlanceConfig, StoreMode};
 use crate::connector::AccessMode;
 use crate::error::DriverError;
 use crate::location::Location;
+use crate::ownership::Owner;
 use crate::volume::{attach, detach, wait_deleted, Attached};
 
+use crate::backend::not_found;
+pub use crate::backend::{image_size, type_matches, CinderStore, StoreState};
 pub use crate::upload::{AddRequest, AddResult};
-
-/// Whether a cinder store accepts writes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StoreState {
-    Enabled,
-    /// The volume type is missing (or no credentials): add and delete refused, reads served.
-    Disabled {
-        reason: String,
-    },
-    /// Cinder/Keystone could not be asked at start; checked again on the next write.
-    Unverified {
-        reason: String,
-    },
-}
-
-impl StoreState {
-    pub fn label(&self) -> String {
-        match self {
-            StoreState::Enabled => "enabled".into(),
-            StoreState::Disabled { reason } => format!("disabled({reason})"),
-            StoreState::Unverified { reason } => format!("unverified({reason})"),
-        }
-    }
-}
-
-/// One configured cinder store with its own client and state.
-pub struct CinderStore {
-    pub name: String,
-    pub options: CinderOptions,
-    pub client: CinderClient,
-    /// `cinder://name/<id>` in multi-store mode, `cinder://<id>` for the legacy store.
-    pub(crate) location_store: Option<String>,
-    state: Mutex<StoreState>,
-    default_type: OnceLock<String>,
-    /// Test-only (see `Stores::trust_cinder_for_tests`): skip the read-back checks.
-    trusting: AtomicBool,
-}
-
-impl CinderStore {
-    pub fn state(&self) -> StoreState {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Whether the read-back checks of Cinder's answers run (always, outside tests).
-    pub(crate) fn checks_cinder(&self) -> bool {
-        !self.trusting.load(Ordering::Relaxed)
-    }
-
-    pub fn location(&self, volume_id: &str) -> String {
-        Location::new(self.location_store.as_deref(), volume_id).to_string()
-    }
-
-    /// Asks Cinder whether the configured type exists (or, without one, which type is the
-    /// default). `Err` means Cinder could not be asked.
-    fn verify(&self) -> Result<StoreState, DriverError> {
-        if self.options.credentials.is_none() {
-            return Ok(StoreState::Disabled {
-                reason: "no service credentials (cinder_store_auth_address, cinder_store_user_name, cinder_store_password, cinder_store_project_name)".into(),
-            });
-        }
-        match &self.options.volume_type {
-            Some(t) => Ok(if self.client.type_exists(t)? {
-                StoreState::Enabled
-            } else {
-                StoreState::Disabled {
-                    reason: format!("volume type '{t}' does not exist in Cinder; create it or fix cinder_volume_type in [{}]", self.name),
-                }
-            }),
-            None => self.default_type().map(|_| StoreState::Enabled),
-        }
-    }
-
-    fn default_type(&self) -> Result<String, DriverError> {
-        if let Some(t) = self.default_type.get() {
-            return Ok(t.clone());
-        }
-        let t = self.client.default_type()?;
-        Ok(self.default_type.get_or_init(|| t).clone())
-    }
-
-    /// Whether a volume of this type belongs to this store (see `type_matches`).
-    fn matches(&self, volume_type: Option<&str>) -> bool {
-        type_matches(volume_type, self.options.volume_type.as_deref(), || {
-            self.default_type().ok()
-        })
-    }
-
-    /// Refuses `operation` on a disabled store; re-checks an unverified one first.
-    pub(crate) fn ensure_writable(&self, operation: &'static str) -> Result<(), DriverError> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let StoreState::Unverified { .. } = *state {
-            match self.verify() {
-                Ok(new) => *state = new,
-                Err(e) => {
-                    *state = StoreState::Unverified {
-                        reason: e.to_string(),
-                    };
-                    return Err(e);
-                }
-            }
-        }
-        match &*state {
-            StoreState::Enabled => Ok(()),
-            StoreState::Disabled { reason } | StoreState::Unverified { reason } => {
-                Err(DriverError::StoreDisabled {
-                    store: self.name.clone(),
-                    operation,
-                    reason: reason.clone(),
-                })
-            }
-        }
-    }
-
-    fn show(&self, volume_id: &str) -> Result<Volume, DriverError> {
-        self.client
-            .show_volume(volume_id)
-            .map_err(|e| not_found(e, volume_id))
-    }
-}
-
-fn not_found(err: DriverError, volume_id: &str) -> DriverError {
-    match err {
-        DriverError::Http { status: 404, .. } => DriverError::NotFound {
-            what: format!("volume {volume_id}"),
-        },
-        other => other,
-    }
-}
-
-/// Image size from `metadata.image_size`, else the volume size in bytes.
-pub fn image_size(volume: &Volume) -> u64 {
-    volume
-        .metadata
-        .get("image_size")
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(volume.size.saturating_mul(GIB))
-}
-
-/// Whether a volume of `volume_type` belongs to a store configured with `store_type`:
-/// equal names, where a missing type on either side means Cinder's default type
-/// (`default_type` is only asked when needed: it may cost an API call).
-pub fn type_matches(
-    volume_type: Option<&str>,
-    store_type: Option<&str>,
-    default_type: impl FnOnce() -> Option<String>,
-) -> bool {
-    match (volume_type, store_type) {
-        (Some(v), Some(s)) => v == s,
-        (None, None) => true,
-        (Some(one), None) | (None, Some(one)) => default_type().as_deref() == Some(one),
-    }
-}
 
 /// A listed store, for `cinderbox-store stores`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -182,8 +33,8 @@ pub struct StoreInfo {
 
 /// All configured stores.
 pub struct Stores {
-    config: GlanceConfig,
-    cinder: Vec<Arc<CinderStore>>,
+    pub(crate) config: GlanceConfig,
+    pub(crate) cinder: Vec<Arc<CinderStore>>,
 }
 
 impl Stores {
@@ -196,10 +47,11 @@ impl Stores {
         Stores::configure(config)
     }
 
-    /// Builds every cinder store and checks its volume type, all stores in parallel.
-    /// Never fails because Cinder is down: such stores start `Unverified`.
+    /// Builds every cinder store without asking Cinder anything: a store is checked the
+    /// first time a command needs it (`ensure_writable`, `stores`). Stores whose auth
+    /// address, credentials and HTTP settings are equal share one Keystone session.
     pub fn configure(config: GlanceConfig) -> Result<Stores, DriverError> {
-        let mut cinder = Vec::new();
+        let mut cinder: Vec<Arc<CinderStore>> = Vec::new();
         for backend in &config.backends {
             let Backend {
                 name,
@@ -209,42 +61,47 @@ impl Stores {
             else {
                 continue;
             };
-            cinder.push(Arc::new(CinderStore {
-                name: name.clone(),
-                options: options.clone(),
-                client: CinderClient::new(name, options)?,
-                location_store: (config.mode == StoreMode::Multi).then(|| name.clone()),
-                state: Mutex::new(StoreState::Unverified {
-                    reason: "not checked yet".into(),
-                }),
-                default_type: OnceLock::new(),
-                trusting: AtomicBool::new(false),
-            }));
+            let client = match cinder
+                .iter()
+                .find(|other| Session::shareable(&other.options, options))
+            {
+                Some(other) => CinderClient::with_session(
+                    name,
+                    options,
+                    other.client.session().clone(),
+                    http_client(name, options)?,
+                ),
+                None => CinderClient::new(name, options)?,
+            };
+            let location_store = (config.mode == StoreMode::Multi).then(|| name.clone());
+            cinder.push(Arc::new(CinderStore::new(
+                name,
+                options,
+                client,
+                location_store,
+            )));
         }
-        std::thread::scope(|scope| {
-            for store in &cinder {
-                scope.spawn(move || {
-                    let state = store.verify().unwrap_or_else(|e| StoreState::Unverified { reason: e.to_string() });
-                    match &state {
-                        StoreState::Enabled => tracing::info!(store = %store.name, "store enabled"),
-                        other => tracing::warn!(store = %store.name, state = %other.label(), "store not writable"),
-                    }
-                    *store.state.lock().unwrap_or_else(|p| p.into_inner()) = state;
-                });
-            }
-        });
         Ok(Stores { config, cinder })
+    }
+
+    /// Whether two stores authenticate through the same Keystone session.
+    pub fn share_session(&self, a: &str, b: &str) -> Result<bool, DriverError> {
+        Ok(Arc::ptr_eq(
+            self.store(Some(a))?.client.session(),
+            self.store(Some(b))?.client.session(),
+        ))
     }
 
     /// **Test-only.** Turns off the driver's read-back checks of Cinder's answers (the
     /// volume type of a created volume, the recorded `image_size`, that an acknowledged
-    /// delete really removed the volume), so a test suite can run planted Cinder bugs
-    /// against "a driver that trusts Cinder" and see that they would go unnoticed.
+    /// delete really removed the volume, that a volume to delete is of the store's type),
+    /// so a test suite can run planted Cinder bugs against "a driver that trusts Cinder"
+    /// and see that they would go unnoticed.
     /// Never call this in an operator's tool.
     #[doc(hidden)]
     pub fn trust_cinder_for_tests(&mut self) {
         for store in &self.cinder {
-            store.trusting.store(true, Ordering::Relaxed);
+            store.trust_cinder();
         }
     }
 
@@ -252,7 +109,19 @@ impl Stores {
         &self.config
     }
 
+    /// Every configured store with its state; checks the stores not checked yet (in
+    /// parallel) first.
     pub fn stores(&self) -> Vec<StoreInfo> {
+        // the checks log where the caller logs (its subscriber, not just the global one)
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+        std::thread::scope(|scope| {
+            for store in &self.cinder {
+                let dispatch = dispatch.clone();
+                scope.spawn(move || {
+                    tracing::dispatcher::with_default(&dispatch, || store.refresh())
+                });
+            }
+        });
         self.config
             .backends
             .iter()
@@ -267,7 +136,7 @@ impl Stores {
                     .cinder
                     .iter()
                     .find(|s| s.name == b.name)
-                    .map(|s| s.state()),
+                    .map(|s| s.known_state()),
             })
             .collect()
     }
@@ -287,18 +156,13 @@ impl Stores {
         }
     }
 
-    /// The store a location belongs to. Legacy locations go to the matching store (see
-    /// `upgrade_location`), else the default cinder store, else the first cinder store.
+    /// The store a location is read through. Legacy locations go to the matching store
+    /// (see `upgrade_location`), else the default cinder store, else the first one.
     fn resolve(&self, location: &Location) -> Result<Arc<CinderStore>, DriverError> {
-        if let Some(name) = &location.store {
-            if self.config.mode == StoreMode::Single {
-                return Err(DriverError::BadLocation(format!(
-                    "location names store '{name}' but the configuration is single-store; use cinder://<volume-id>"
-                )));
-            }
-            return self.store(Some(name));
+        if let Some(store) = self.named_store(location)? {
+            return Ok(store);
         }
-        if let Some(index) = self.find_store_of(&location.volume_id) {
+        if let Ok(Owner::Store(index)) = self.find_store_of(&location.volume_id) {
             return Ok(self.cinder[index].clone());
         }
         self.store(None).or_else(|_| {
@@ -307,6 +171,19 @@ impl Stores {
                 .cloned()
                 .ok_or_else(|| DriverError::InvalidInput("no cinder store is configured".into()))
         })
+    }
+
+    /// The store a `cinder://<store>/<id>` names (`None` for a legacy location).
+    fn named_store(&self, location: &Location) -> Result<Option<Arc<CinderStore>>, DriverError> {
+        let Some(name) = &location.store else {
+            return Ok(None);
+        };
+        if self.config.mode == StoreMode::Single {
+            return Err(DriverError::BadLocation(format!(
+                "location names store '{name}' but the configuration is single-store; use cinder://<volume-id>"
+            )));
+        }
+        self.store(Some(name)).map(Some)
     }
 
     /// Uploads an image into `store` (default store when `None`).
@@ -376,106 +253,41 @@ impl Stores {
     }
 
     /// Deletes the image's volume and waits until Cinder has removed it. NotFound, Forbidden
-    /// and other backend errors stay distinct.
+    /// and other backend errors stay distinct. In multi-store mode a store only deletes
+    /// volumes of its own type: a legacy location goes to the store whose type matches, and
+    /// a volume no enabled store owns is refused, never deleted through the default store.
     pub fn delete(&self, location: &str) -> Result<(), DriverError> {
         let location = Location::parse(location)?;
-        let store = self.resolve(&location)?;
+        let id = &location.volume_id;
+        let store = match (self.config.mode, self.named_store(&location)?) {
+            (_, Some(store)) => store,
+            (StoreMode::Single, None) => self.resolve(&location)?,
+            (StoreMode::Multi, None) => match self.find_store_of(id)? {
+                Owner::Store(index) => self.cinder[index].clone(),
+                Owner::Missing => {
+                    return Err(DriverError::NotFound {
+                        what: format!("volume {id}"),
+                    })
+                }
+                Owner::Nobody { volume_type } => return Err(self.not_owned(id, volume_type, None)),
+            },
+        };
         store.ensure_writable("delete")?;
+        // (a trusting driver, in tests only, takes the type Cinder reports on trust too)
+        if self.config.mode == StoreMode::Multi && store.checks_cinder() {
+            let volume = store.show(id)?;
+            if !store.owns(volume.volume_type.as_deref())? {
+                return Err(self.not_owned(id, volume.volume_type, Some(&store.name)));
+            }
+        }
         store
             .client
-            .delete_volume(&location.volume_id)
-            .map_err(|e| not_found(e, &location.volume_id))?;
+            .delete_volume(id)
+            .map_err(|e| not_found(e, id))?;
         if !store.checks_cinder() {
             return Ok(());
         }
-        wait_deleted(
-            &store.client,
-            &location.volume_id,
-            store.options.state_transition_timeout(),
-        )
-    }
-
-    fn find_store_of(&self, volume_id: &str) -> Option<usize> {
-        if self.config.mode == StoreMode::Single {
-            return None;
-        }
-        for (index, store) in self.cinder.iter().enumerate() {
-            let Ok(volume) = store.client.show_volume(volume_id) else {
-                continue;
-            };
-            if store.matches(volume.volume_type.as_deref()) {
-                return Some(index);
-            }
-        }
-        None
-    }
-
-    /// Lazy upgrade of one legacy `cinder://<id>`: `cinder://<store>/<id>` for the first store
-    /// whose type matches; unchanged when nothing matches or the volume is missing. Only an
-    /// unparsable location is an error.
-    pub fn upgrade_location(&self, location: &str) -> Result<String, DriverError> {
-        let parsed = Location::parse(location)?;
-        if parsed.store.is_some() || self.config.mode == StoreMode::Single {
-            return Ok(location.to_string());
-        }
-        Ok(match self.find_store_of(&parsed.volume_id) {
-            Some(index) => self.cinder[index].location(&parsed.volume_id),
-            None => location.to_string(),
-        })
-    }
-
-    /// Batch upgrade: one paginated `GET /volumes/detail` per distinct account (plus one
-    /// `GET /types/default` for a store without a type), however many locations are given.
-    pub fn upgrade_locations(&self, locations: &[&str]) -> Vec<Result<String, DriverError>> {
-        let mut out: Vec<Result<String, DriverError>> = Vec::with_capacity(locations.len());
-        let mut pending: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, raw) in locations.iter().enumerate() {
-            match Location::parse(raw) {
-                Ok(l) if l.store.is_none() && self.config.mode == StoreMode::Multi => {
-                    pending.entry(l.volume_id).or_default().push(i);
-                    out.push(Ok(raw.to_string()));
-                }
-                Ok(_) => out.push(Ok(raw.to_string())),
-                Err(e) => out.push(Err(e)),
-            }
-        }
-        let mut listings: HashMap<String, HashMap<String, Option<String>>> = HashMap::new();
-        for store in &self.cinder {
-            if pending.is_empty() {
-                break;
-            }
-            let account = format!(
-                "{:?}|{:?}|{:?}",
-                store.options.credentials, store.options.catalog_info, store.options.os_region_name
-            );
-            if !listings.contains_key(&account) {
-                match store.client.list_volumes(None) {
-                    Ok(volumes) => {
-                        let types = volumes.into_iter().map(|v| (v.id, v.volume_type)).collect();
-                        listings.insert(account.clone(), types);
-                    }
-                    Err(e) => {
-                        tracing::warn!(store = %store.name, error = %e, "cannot list volumes for location upgrade");
-                        continue;
-                    }
-                }
-            }
-            let Some(listing) = listings.get(&account) else {
-                continue;
-            };
-            pending.retain(|volume_id, indexes| {
-                let matched = listing
-                    .get(volume_id)
-                    .is_some_and(|t| store.matches(t.as_deref()));
-                if matched {
-                    for &i in indexes.iter() {
-                        out[i] = Ok(store.location(volume_id));
-                    }
-                }
-                !matched
-            });
-        }
-        out
+        wait_deleted(&store.client, id, store.options.state_transition_timeout())
     }
 }
 
