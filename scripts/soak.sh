@@ -19,10 +19,10 @@ cd "$(dirname "$0")/.."
 # The runs, one per line: name | cargo test arguments. Keep this list the only place that
 # names test binaries.
 RUNS=(
-    "crash   | -p cinderbox-emulator --test crash"
-    "hostile | -p cinderbox-emulator --test hostile"
-    "load    | -p cinderbox-emulator --test load"
-    "parsers | -p cinderbox-driver --test parsers"
+    "crash   | -p cinderbox-emulator --test main crash::"
+    "hostile | -p cinderbox-emulator --test main hostile::"
+    "load    | -p cinderbox-emulator --test main load::"
+    "parsers | -p cinderbox-driver --test main parsers::"
 )
 
 seed="$(date +%s)"
