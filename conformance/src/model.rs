@@ -244,15 +244,21 @@ impl Model {
     /// Expected outcome of deleting an image through a location naming `via` (the
     /// image's own form when `None`). A store never deletes a volume of another store's
     /// type: a legacy `cinder://<id>` location is deleted by the store its volume's type
-    /// belongs to (refused when that store is disabled); a volume whose type no store
-    /// claims belongs to no other store, and the default store deletes it, as the single
-    /// cinder store did before the upgrade (spec, "Upgrade from single cinder store").
+    /// belongs to (refused when that store is disabled). A volume whose type no store
+    /// claims is refused too (`invalid_input`): its owner cannot be told — in the spec's
+    /// Example 2, verbatim, `old`'s type keeps its inline comment, so the `glance-old`
+    /// volumes match no store, yet they are `old`'s — and a refused delete can be retried
+    /// once the config is fixed, where a wrong delete cannot be undone.
     pub fn expect_delete(&self, key: ImageKey, via: Option<&Form>) -> Result<(), ErrorClass> {
         let image = self.images.get(&key).ok_or(ErrorClass::NotFound)?;
         let form = via.unwrap_or(&image.form);
         let owner = match form {
             Form::Store(name) => Some(self.store(name).ok_or(ErrorClass::BadLocation)?),
-            Form::Legacy => self.store_for_type(image.volume_type.as_deref()),
+            Form::Legacy => match self.store_for_type(image.volume_type.as_deref()) {
+                Some(store) => Some(store),
+                None if image.deleted => return Err(ErrorClass::NotFound),
+                None => return Err(ErrorClass::InvalidInput),
+            },
         };
         if owner.is_some_and(|s| !s.enabled) {
             return Err(ErrorClass::Disabled);
@@ -380,6 +386,10 @@ mod tests {
         );
         assert_eq!(m.expect_upgrade(3), Form::Store("broken".into()));
         assert_eq!(m.expect_delete(3, None), Err(ErrorClass::Disabled));
-        assert_eq!(m.expect_delete(2, None), Ok(()), "no store claims its type");
+        assert_eq!(
+            m.expect_delete(2, None),
+            Err(ErrorClass::InvalidInput),
+            "no store claims its type"
+        );
     }
 }

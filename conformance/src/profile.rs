@@ -44,6 +44,10 @@ pub struct DriverProfile {
     /// attachment calls retry only a 400 on create and a 500 on delete (§3). The failed
     /// call must still leave nothing behind.
     pub transient_5xx_fail_the_call: bool,
+    /// A legacy location whose volume type no store claims is deleted (through the
+    /// default store) instead of refused: upstream resolves the store from the location
+    /// alone and never compares the volume's type (§4).
+    pub deletes_unclaimed_legacy: bool,
 }
 
 impl DriverProfile {
@@ -57,6 +61,7 @@ impl DriverProfile {
         configure_needs_cloud: false,
         read_ranges_unguarded: false,
         transient_5xx_fail_the_call: false,
+        deletes_unclaimed_legacy: false,
     };
 
     /// Our driver with its read-back checks of Cinder's answers off
@@ -79,6 +84,7 @@ impl DriverProfile {
         configure_needs_cloud: true,
         read_ranges_unguarded: true,
         transient_5xx_fail_the_call: true,
+        deletes_unclaimed_legacy: true,
     };
 
     /// The profile of a `--driver` name (`rust-adapter` is our driver behind the protocol).
@@ -121,6 +127,7 @@ impl DriverProfile {
                     _ => Err(ErrorClass::NotFound),
                 }
             }
+            Err(ErrorClass::InvalidInput) if self.deletes_unclaimed_legacy => Ok(()),
             other => other,
         }
     }
