@@ -9,6 +9,7 @@ pub mod faults;
 pub mod keystone;
 pub mod testing;
 pub mod timefmt;
+pub mod topology;
 pub mod volume;
 
 use std::future::Future;
@@ -96,6 +97,7 @@ impl App {
                     is_public: t.is_public,
                     extra_specs: t.extra_specs,
                     access: Default::default(),
+                    qos_specs_id: None,
                 });
             }
             Ok(())

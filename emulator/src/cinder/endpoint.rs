@@ -51,6 +51,33 @@ pub enum Endpoint {
     QuotaDelete(String),
     AvailabilityZones,
     Extensions,
+    ServiceList,
+    /// `PUT /os-services/{enable|disable|disable-log-reason|freeze|thaw}`.
+    ServiceUpdate(String),
+    QosList,
+    QosCreate,
+    QosShow(String),
+    QosSetKeys(String),
+    QosDelete(String),
+    QosUnsetKeys(String),
+    QosAssociations(String),
+    QosAssociate(String),
+    QosDisassociate(String),
+    QosDisassociateAll(String),
+    PoolList,
+    Capabilities(String),
+    HostList,
+    HostShow(String),
+    /// Volume transfers; `true` for the 3.55 `/volume-transfers` API.
+    TransferList(bool),
+    TransferListDetail(bool),
+    TransferCreate(bool),
+    TransferShow(bool, String),
+    TransferDelete(bool, String),
+    TransferAccept(bool, String),
+    MessageList,
+    MessageShow(String),
+    MessageDelete(String),
 }
 
 /// First path segments that name a collection, not a project (the 3.67 URL form).
@@ -62,6 +89,14 @@ pub const COLLECTIONS: &[&str] = &[
     "os-quota-sets",
     "os-availability-zone",
     "extensions",
+    "os-services",
+    "qos-specs",
+    "scheduler-stats",
+    "capabilities",
+    "os-hosts",
+    "os-volume-transfer",
+    "volume-transfers",
+    "messages",
 ];
 
 fn not_found() -> ApiError {
@@ -168,6 +203,67 @@ impl Endpoint {
             }
             ["os-availability-zone"] => pick(vec![(Method::GET, E::AvailabilityZones)]),
             ["extensions"] => pick(vec![(Method::GET, E::Extensions)]),
+            ["os-services"] => pick(vec![(Method::GET, E::ServiceList)]),
+            ["os-services", action] if !action.is_empty() => {
+                pick(vec![(Method::PUT, E::ServiceUpdate(s(1)))])
+            }
+            ["qos-specs"] => pick(vec![
+                (Method::GET, E::QosList),
+                (Method::POST, E::QosCreate),
+            ]),
+            ["qos-specs", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::QosShow(s(1))),
+                (Method::PUT, E::QosSetKeys(s(1))),
+                (Method::DELETE, E::QosDelete(s(1))),
+            ]),
+            ["qos-specs", id, "delete_keys"] => {
+                pick(vec![(Method::PUT, E::QosUnsetKeys(id.to_string()))])
+            }
+            ["qos-specs", id, "associations"] => {
+                pick(vec![(Method::GET, E::QosAssociations(id.to_string()))])
+            }
+            ["qos-specs", id, "associate"] => {
+                pick(vec![(Method::GET, E::QosAssociate(id.to_string()))])
+            }
+            ["qos-specs", id, "disassociate"] => {
+                pick(vec![(Method::GET, E::QosDisassociate(id.to_string()))])
+            }
+            ["qos-specs", id, "disassociate_all"] => {
+                pick(vec![(Method::GET, E::QosDisassociateAll(id.to_string()))])
+            }
+            ["scheduler-stats", "get_pools"] => pick(vec![(Method::GET, E::PoolList)]),
+            ["capabilities", host] if !host.is_empty() => {
+                pick(vec![(Method::GET, E::Capabilities(s(1)))])
+            }
+            ["os-hosts"] => pick(vec![(Method::GET, E::HostList)]),
+            ["os-hosts", host] if !host.is_empty() => pick(vec![(Method::GET, E::HostShow(s(1)))]),
+            [c @ ("os-volume-transfer" | "volume-transfers")] => {
+                let new = *c == "volume-transfers";
+                pick(vec![
+                    (Method::GET, E::TransferList(new)),
+                    (Method::POST, E::TransferCreate(new)),
+                ])
+            }
+            [c @ ("os-volume-transfer" | "volume-transfers"), "detail"] => pick(vec![(
+                Method::GET,
+                E::TransferListDetail(*c == "volume-transfers"),
+            )]),
+            [c @ ("os-volume-transfer" | "volume-transfers"), id] if !id.is_empty() => {
+                let new = *c == "volume-transfers";
+                pick(vec![
+                    (Method::GET, E::TransferShow(new, s(1))),
+                    (Method::DELETE, E::TransferDelete(new, s(1))),
+                ])
+            }
+            [c @ ("os-volume-transfer" | "volume-transfers"), id, "accept"] => pick(vec![(
+                Method::POST,
+                E::TransferAccept(*c == "volume-transfers", id.to_string()),
+            )]),
+            ["messages"] => pick(vec![(Method::GET, E::MessageList)]),
+            ["messages", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::MessageShow(s(1))),
+                (Method::DELETE, E::MessageDelete(s(1))),
+            ]),
             _ => Err(not_found()),
         }
     }
@@ -184,6 +280,13 @@ impl Endpoint {
             | E::AttachmentDelete(_) => 27,
             E::AttachmentAction(_) => 44,
             E::VolumeSummary => 12,
+            E::MessageList | E::MessageShow(_) | E::MessageDelete(_) => 3,
+            E::TransferList(true)
+            | E::TransferListDetail(true)
+            | E::TransferCreate(true)
+            | E::TransferShow(true, _)
+            | E::TransferDelete(true, _)
+            | E::TransferAccept(true, _) => 55,
             _ => 0,
         }
     }
@@ -234,6 +337,38 @@ impl Endpoint {
             E::QuotaDelete(_) => "quota.delete",
             E::AvailabilityZones => "availability_zone.list",
             E::Extensions => "extension.list",
+            E::ServiceList => "service.list",
+            E::ServiceUpdate(action) => match action.as_str() {
+                "enable" => "service.enable",
+                "disable" => "service.disable",
+                "disable-log-reason" => "service.disable-log-reason",
+                "freeze" => "service.freeze",
+                "thaw" => "service.thaw",
+                _ => "service.update",
+            },
+            E::QosList => "qos.list",
+            E::QosCreate => "qos.create",
+            E::QosShow(_) => "qos.show",
+            E::QosSetKeys(_) => "qos.set_keys",
+            E::QosDelete(_) => "qos.delete",
+            E::QosUnsetKeys(_) => "qos.unset_keys",
+            E::QosAssociations(_) => "qos.associations",
+            E::QosAssociate(_) => "qos.associate",
+            E::QosDisassociate(_) => "qos.disassociate",
+            E::QosDisassociateAll(_) => "qos.disassociate_all",
+            E::PoolList => "pool.list",
+            E::Capabilities(_) => "capabilities.show",
+            E::HostList => "host.list",
+            E::HostShow(_) => "host.show",
+            E::TransferList(_) => "transfer.list",
+            E::TransferListDetail(_) => "transfer.list_detail",
+            E::TransferCreate(_) => "transfer.create",
+            E::TransferShow(..) => "transfer.show",
+            E::TransferDelete(..) => "transfer.delete",
+            E::TransferAccept(..) => "transfer.accept",
+            E::MessageList => "message.list",
+            E::MessageShow(_) => "message.show",
+            E::MessageDelete(_) => "message.delete",
         };
         s.to_string()
     }
@@ -300,6 +435,27 @@ mod tests {
             "os-quota-sets/p/defaults",
             Ok("quota.defaults"),
         );
+        check(Method::PUT, "os-services/freeze", Ok("service.freeze"));
+        check(Method::GET, "qos-specs/q/associate", Ok("qos.associate"));
+        check(Method::PUT, "qos-specs/q/delete_keys", Ok("qos.unset_keys"));
+        check(Method::GET, "scheduler-stats/get_pools", Ok("pool.list"));
+        check(
+            Method::POST,
+            "volume-transfers/t/accept",
+            Ok("transfer.accept"),
+        );
+        check(
+            Method::POST,
+            "os-volume-transfer/t/accept",
+            Ok("transfer.accept"),
+        );
+        check(
+            Method::GET,
+            "os-volume-transfer/detail",
+            Ok("transfer.list_detail"),
+        );
+        check(Method::DELETE, "messages/m", Ok("message.delete"));
+        check(Method::POST, "os-hosts", Err(405));
         check(Method::GET, "nothing/here", Err(404));
         check(Method::GET, "volumes/a/b/c/d", Err(404));
     }

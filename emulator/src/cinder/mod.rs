@@ -4,10 +4,15 @@
 
 pub mod actions;
 pub mod attachments;
+pub mod backends;
 pub mod endpoint;
+pub mod messages;
 pub mod microversion;
 pub mod misc;
+pub mod qos;
 pub mod quotas;
+pub mod services;
+pub mod transfers;
 pub mod types;
 pub mod views;
 pub mod volumes;
@@ -368,5 +373,32 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::QuotaDelete(pid) => quotas::delete(&req, &pid).await,
         E::AvailabilityZones => misc::availability_zones(&req).await,
         E::Extensions => misc::extensions(&req).await,
+        E::ServiceList => services::list(&req).await,
+        E::ServiceUpdate(action) => services::update(&req, &action).await,
+        E::QosList => qos::list(&req).await,
+        E::QosCreate => qos::create(&req).await,
+        E::QosShow(id) => qos::show(&req, &id).await,
+        E::QosSetKeys(id) => qos::set_keys(&req, &id).await,
+        E::QosDelete(id) => qos::delete(&req, &id).await,
+        E::QosUnsetKeys(id) => qos::unset_keys(&req, &id).await,
+        E::QosAssociations(id) => qos::associations(&req, &id).await,
+        E::QosAssociate(id) => qos::associate(&req, &id, qos::Association::Associate).await,
+        E::QosDisassociate(id) => qos::associate(&req, &id, qos::Association::Disassociate).await,
+        E::QosDisassociateAll(id) => {
+            qos::associate(&req, &id, qos::Association::DisassociateAll).await
+        }
+        E::PoolList => backends::get_pools(&req).await,
+        E::Capabilities(host) => backends::capabilities(&req, &host).await,
+        E::HostList => backends::hosts_list(&req).await,
+        E::HostShow(host) => backends::host_show(&req, &host).await,
+        E::TransferList(new) => transfers::list(&req, new, false).await,
+        E::TransferListDetail(new) => transfers::list(&req, new, true).await,
+        E::TransferCreate(new) => transfers::create(&req, new).await,
+        E::TransferShow(new, id) => transfers::show(&req, new, &id).await,
+        E::TransferDelete(_, id) => transfers::delete(&req, &id).await,
+        E::TransferAccept(new, id) => transfers::accept(&req, new, &id).await,
+        E::MessageList => messages::list(&req).await,
+        E::MessageShow(id) => messages::show(&req, &id).await,
+        E::MessageDelete(id) => messages::delete(&req, &id).await,
     }
 }

@@ -447,6 +447,7 @@ mod tests {
             metadata: BTreeMap::new(),
             admin_metadata: BTreeMap::new(),
             migration_status: None,
+            host: None,
             created_at: now(),
             updated_at: None,
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use super::messages;
 use super::ops;
 use super::status::{VolumeEvent, VolumeStatus};
 use crate::App;
@@ -80,6 +81,12 @@ async fn finish(
     let files = app.files.clone();
     match job {
         Job::Create => {
+            // No backend qualified: the scheduler fails the create, with a message.
+            let scheduled = app
+                .store
+                .read(|s| s.volumes.get(&id).map(|v| v.host.is_some()))
+                .unwrap_or(true);
+            let ok = ok && scheduled;
             if ok {
                 // The backing file exists before the volume is reported available.
                 let size = app.store.read(|s| s.volumes.get(&id).map(|v| v.size_gb));
@@ -99,6 +106,14 @@ async fn finish(
                             VolumeEvent::CreateFailed
                         };
                         if ops::apply(&mut v, ev).is_ok() {
+                            if !ok {
+                                let event = if scheduled {
+                                    messages::Event::CreateFailed
+                                } else {
+                                    messages::Event::NoValidBackend
+                                };
+                                messages::record(tx, &v.project_id, v.id, event);
+                            }
                             tx.put_volume(v);
                         }
                     }

@@ -4,7 +4,11 @@
 pub mod attach;
 pub mod files;
 pub mod jobs;
+pub mod messages;
 pub mod model;
 pub mod ops;
+pub mod qos;
+pub mod services;
 pub mod status;
 pub mod store;
+pub mod transfers;

@@ -107,6 +107,7 @@ pub fn create(
         )));
     }
     check_quota(tx, world, &caller.project_id, &vtype.name, 1, req.size_gb)?;
+    let host = schedule(tx, world, &vtype.extra_specs, req.size_gb);
     let seq = tx.next_seq();
     let v = Volume {
         id: Uuid::new_v4(),
@@ -124,11 +125,37 @@ pub fn create(
         metadata: req.metadata,
         admin_metadata: BTreeMap::new(),
         migration_status: None,
+        host,
         created_at: now(),
         updated_at: None,
     };
     tx.put_volume(v.clone());
     Ok(v)
+}
+
+/// The pool for a new volume, as Cinder's scheduler picks it: enabled volume services
+/// only, capabilities filter on the type's extra specs, most free space wins.
+fn schedule(
+    tx: &Tx<'_>,
+    world: &World,
+    extra_specs: &BTreeMap<String, String>,
+    size_gb: u64,
+) -> Option<String> {
+    let state = tx.committed();
+    let enabled: Vec<crate::topology::Backend> = world
+        .backends
+        .iter()
+        .filter(|b| super::services::volume_service_enabled(state, &b.service_host()))
+        .cloned()
+        .collect();
+    let allocated = |pool_host: &str| -> u64 {
+        tx.volumes()
+            .filter(|v| v.host.as_deref() == Some(pool_host))
+            .map(|v| v.size_gb)
+            .sum()
+    };
+    crate::topology::schedule(&enabled, extra_specs, size_gb, allocated)
+        .map(|(b, p)| b.pool_host(p))
 }
 
 /// One quota resource's limit for a project: an override, else the world's.

@@ -239,6 +239,10 @@ pub enum VolumeEvent {
     RollDetaching,
     /// Admin `os-reset_status` (and fault injection): any status but `deleting`.
     Reset(VolumeStatus),
+    /// A transfer of an `available` volume was created.
+    TransferRequested,
+    /// The transfer was accepted or deleted: `available` again.
+    TransferEnded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -322,6 +326,14 @@ pub fn transition(
         VolumeEvent::Reset(to) => match to {
             S::Deleting => refuse(),
             to => Ok(to),
+        },
+        VolumeEvent::TransferRequested => match from {
+            S::Available => Ok(S::AwaitingTransfer),
+            _ => refuse(),
+        },
+        VolumeEvent::TransferEnded => match from {
+            S::AwaitingTransfer => Ok(S::Available),
+            _ => refuse(),
         },
     }
 }
