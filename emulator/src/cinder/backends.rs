@@ -66,7 +66,7 @@ pub async fn get_pools(req: &Req) -> Result<Response, ApiError> {
         None => None,
         Some(raw) => Some(
             req.app
-                .store
+                .domain
                 .read(|s| {
                     uuid::Uuid::parse_str(raw)
                         .ok()
@@ -79,8 +79,8 @@ pub async fn get_pools(req: &Req) -> Result<Response, ApiError> {
                 })?,
         ),
     };
-    let world = req.app.world.clone();
-    let pools: Vec<Value> = req.app.store.read(|s| {
+    let world = req.app.domain.world.clone();
+    let pools: Vec<Value> = req.app.domain.read(|s| {
         world
             .backends
             .iter()
@@ -101,6 +101,7 @@ pub async fn capabilities(req: &Req, host: &str) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:capabilities")?;
     let b = req
         .app
+        .domain
         .world
         .backends
         .iter()
@@ -130,8 +131,8 @@ pub async fn capabilities(req: &Req, host: &str) -> Result<Response, ApiError> {
 
 pub async fn hosts_list(req: &Req) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:hosts")?;
-    let world = req.app.world.clone();
-    let listed = req.app.store.read(|s| services::list(&world, s));
+    let world = req.app.domain.world.clone();
+    let listed = req.app.domain.read(|s| services::list(&world, s));
     let hosts: Vec<Value> = listed
         .into_iter()
         .filter(|s| !s.disabled)
@@ -155,8 +156,8 @@ pub async fn hosts_list(req: &Req) -> Result<Response, ApiError> {
 
 pub async fn host_show(req: &Req, host: &str) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:hosts")?;
-    let world = req.app.world.clone();
-    let rows = req.app.store.read(|s| {
+    let world = req.app.domain.world.clone();
+    let rows = req.app.domain.read(|s| {
         let exists = services::list(&world, s)
             .iter()
             .any(|svc| svc.binary == VOLUME_BINARY && svc.host == host);

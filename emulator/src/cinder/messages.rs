@@ -28,7 +28,7 @@ fn view(req: &Req, m: &UserMessage) -> Value {
 
 pub async fn list(req: &Req) -> Result<Response, ApiError> {
     let (pid, admin) = (req.caller.project_id.clone(), req.caller.is_admin);
-    let all = req.app.store.view(|tx| messages::visible(tx, &pid, admin));
+    let all = req.app.domain.view(|tx| messages::visible(tx, &pid, admin));
     let shown: Vec<Value> = all
         .iter()
         .filter(|m| req.query("event_id").is_none_or(|e| m.event_id == e))
@@ -49,7 +49,7 @@ pub async fn show(req: &Req, id: &str) -> Result<Response, ApiError> {
     let (pid, admin) = (req.caller.project_id.clone(), req.caller.is_admin);
     let m = req
         .app
-        .store
+        .domain
         .view(|tx| messages::get(tx, &pid, admin, id))?;
     Ok(Json(json!({ "message": view(req, &m) })).into_response())
 }
@@ -61,7 +61,7 @@ pub async fn delete(req: &Req, id: &str) -> Result<Response, ApiError> {
         id.to_string(),
     );
     req.app
-        .store
+        .domain
         .write(move |tx| messages::delete(tx, &pid, admin, &id))
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

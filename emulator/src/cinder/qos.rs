@@ -72,7 +72,7 @@ fn only_key(req: &Req, key: &str) -> Result<serde_json::Map<String, Value>, ApiE
 
 pub async fn list(req: &Req) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:qos_specs_manage:get_all")?;
-    let mut all: Vec<QosSpecs> = req.app.store.read(|s| s.records::<QosSpecs>());
+    let mut all: Vec<QosSpecs> = req.app.domain.read(|s| s.records::<QosSpecs>());
     all.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
     let shown: Vec<Value> = all
         .iter()
@@ -102,7 +102,7 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
     let specs = spec_values(&body, "qos_specs", &["name"])?;
     let q = req
         .app
-        .store
+        .domain
         .write(move |tx| qos::create(tx, name, specs))
         .await?;
     Ok(detail(req, &q))
@@ -110,7 +110,7 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
 
 pub async fn show(req: &Req, id: &str) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:qos_specs_manage:get")?;
-    let q = req.app.store.view(|tx| qos::get(tx, id))?;
+    let q = req.app.domain.view(|tx| qos::get(tx, id))?;
     Ok(detail(req, &q))
 }
 
@@ -120,7 +120,7 @@ pub async fn set_keys(req: &Req, id: &str) -> Result<Response, ApiError> {
     let specs = spec_values(&body, "qos_specs", &[])?;
     let id = id.to_string();
     req.app
-        .store
+        .domain
         .write(move |tx| qos::set_keys(tx, &id, specs))
         .await?;
     Ok(Json(json!({ "qos_specs": body })).into_response())
@@ -152,7 +152,7 @@ pub async fn unset_keys(req: &Req, id: &str) -> Result<Response, ApiError> {
     };
     let id = id.to_string();
     req.app
-        .store
+        .domain
         .write(move |tx| qos::unset_keys(tx, &id, &keys))
         .await?;
     Ok(StatusCode::ACCEPTED.into_response())
@@ -174,7 +174,7 @@ pub async fn delete(req: &Req, id: &str) -> Result<Response, ApiError> {
     };
     let id = id.to_string();
     req.app
-        .store
+        .domain
         .write(move |tx| qos::delete(tx, &id, force))
         .await?;
     Ok(StatusCode::ACCEPTED.into_response())
@@ -182,7 +182,7 @@ pub async fn delete(req: &Req, id: &str) -> Result<Response, ApiError> {
 
 pub async fn associations(req: &Req, id: &str) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:qos_specs_manage:get_all")?;
-    let assoc = req.app.store.view(|tx| qos::associations(tx, id))?;
+    let assoc = req.app.domain.view(|tx| qos::associations(tx, id))?;
     let shown: Vec<Value> = assoc
         .into_iter()
         .map(|(tid, name)| json!({"association_type": "volume_type", "name": name, "id": tid.to_string()}))
@@ -208,7 +208,7 @@ pub async fn associate(req: &Req, id: &str, what: Association) -> Result<Respons
     match what {
         Association::DisassociateAll => {
             req.app
-                .store
+                .domain
                 .write(move |tx| qos::disassociate_all(tx, &id))
                 .await?
         }
@@ -216,7 +216,7 @@ pub async fn associate(req: &Req, id: &str, what: Association) -> Result<Respons
             let type_id =
                 type_id.ok_or_else(|| ApiError::bad_request("Volume Type id must not be None."))?;
             req.app
-                .store
+                .domain
                 .write(move |tx| match what {
                     Association::Associate => qos::associate(tx, &id, &type_id),
                     Association::Disassociate | Association::DisassociateAll => {

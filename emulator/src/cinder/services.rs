@@ -13,8 +13,8 @@ use crate::volume::services::{self, host_matches, Switch, VOLUME_BINARY};
 
 pub async fn list(req: &Req) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:services:index")?;
-    let world = req.app.world.clone();
-    let listed = req.app.store.read(|s| services::list(&world, s));
+    let world = req.app.domain.world.clone();
+    let listed = req.app.domain.read(|s| services::list(&world, s));
     let shown: Vec<Value> = listed
         .into_iter()
         .filter(|s| req.query("host").is_none_or(|h| host_matches(h, &s.host)))
@@ -86,7 +86,7 @@ pub async fn update(req: &Req, action: &str) -> Result<Response, ApiError> {
         Value::Object(m) => m,
         _ => return Err(ApiError::bad_request("Malformed request body")),
     };
-    let world = req.app.world.clone();
+    let world = req.app.domain.world.clone();
     match action {
         "enable" | "disable" | "disable-log-reason" => {
             let with_reason = action == "disable-log-reason";
@@ -136,7 +136,7 @@ pub async fn update(req: &Req, action: &str) -> Result<Response, ApiError> {
             };
             let (h, b) = (host.clone(), binary_key.clone());
             req.app
-                .store
+                .domain
                 .write(move |tx| services::set_enabled(tx, &world, &h, &b, switch))
                 .await?;
             let disabled = action != "enable";
@@ -160,7 +160,7 @@ pub async fn update(req: &Req, action: &str) -> Result<Response, ApiError> {
             })?;
             let frozen = action == "freeze";
             req.app
-                .store
+                .domain
                 .write(move |tx| services::set_frozen(tx, &world, &host, frozen))
                 .await?;
             Ok(Json(Value::Null).into_response())

@@ -43,7 +43,7 @@ fn detail(req: &Req, t: &Transfer, auth_key: Option<&str>) -> Value {
 pub async fn list(req: &Req, _new_api: bool, with_detail: bool) -> Result<Response, ApiError> {
     let caller = req.caller.clone();
     let all_tenants = caller.is_admin && req.query("all_tenants").is_some();
-    let mut all: Vec<Transfer> = req.app.store.read(|s| s.records::<Transfer>());
+    let mut all: Vec<Transfer> = req.app.domain.read(|s| s.records::<Transfer>());
     all.retain(|t| all_tenants || t.source_project_id == caller.project_id);
     all.sort_by_key(|t| std::cmp::Reverse(t.created_at));
     let shown: Vec<Value> = all
@@ -65,7 +65,7 @@ pub async fn list(req: &Req, _new_api: bool, with_detail: bool) -> Result<Respon
 
 pub async fn show(req: &Req, _new_api: bool, id: &str) -> Result<Response, ApiError> {
     let caller = req.caller.clone();
-    let t = req.app.store.view(|tx| transfers::get(tx, &caller, id))?;
+    let t = req.app.domain.view(|tx| transfers::get(tx, &caller, id))?;
     Ok(Json(json!({ "transfer": detail(req, &t, None) })).into_response())
 }
 
@@ -134,7 +134,7 @@ pub async fn create(req: &Req, _new_api: bool) -> Result<Response, ApiError> {
     let caller = req.caller.clone();
     let (t, key) = req
         .app
-        .store
+        .domain
         .write(move |tx| transfers::create(tx, &caller, volume_id, name, no_snapshots))
         .await?;
     Ok((
@@ -147,7 +147,7 @@ pub async fn create(req: &Req, _new_api: bool) -> Result<Response, ApiError> {
 pub async fn delete(req: &Req, id: &str) -> Result<Response, ApiError> {
     let (caller, id) = (req.caller.clone(), id.to_string());
     req.app
-        .store
+        .domain
         .write(move |tx| transfers::delete(tx, &caller, &id))
         .await?;
     Ok(StatusCode::ACCEPTED.into_response())
@@ -167,10 +167,14 @@ pub async fn accept(req: &Req, _new_api: bool, id: &str) -> Result<Response, Api
         }
         None => return Err(ApiError::bad_request("Invalid input for field/attribute accept. Value: {}. 'auth_key' is a required property")),
     };
-    let (caller, world, id) = (req.caller.clone(), req.app.world.clone(), id.to_string());
+    let (caller, world, id) = (
+        req.caller.clone(),
+        req.app.domain.world.clone(),
+        id.to_string(),
+    );
     let t = req
         .app
-        .store
+        .domain
         .write(move |tx| transfers::accept(tx, &world, &caller, &id, &key))
         .await?;
     Ok((

@@ -10,11 +10,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::views::{self, py_quoted, py_repr, VolumeView};
+use serde::Serialize;
+
+use super::views::{self, py_quoted, py_repr, LinkBases, VolumeView};
 use super::Req;
 use crate::error::ApiError;
-use crate::volume::jobs::{self, Job};
-use crate::volume::model::{now, Volume};
+use crate::volume::metadata::{self, MetadataChange, VolumeUpdate};
+use crate::volume::model::Volume;
 use crate::volume::ops::{self, parse_volume_id, CreateVolume};
 
 /// Cinder's DB_MAX_INT, the largest size it accepts.
@@ -147,7 +149,7 @@ fn check_sources(req: &Req, body: &Map<String, Value>) -> Result<(), ApiError> {
     if let Some(v) = given("source_volid") {
         let id = v.as_str().map(str::to_string).unwrap_or_else(|| py_repr(v));
         let exists = uuid::Uuid::parse_str(&id).ok().is_some_and(|uid| {
-            req.app.store.read(|s| {
+            req.app.domain.read(|s| {
                 s.volumes.get(&uid).is_some_and(|src| {
                     req.caller.is_admin || src.project_id == req.caller.project_id
                 })
@@ -204,14 +206,7 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
         availability_zone: field_str(&body, "availability_zone", 255)?,
         bootable: false,
     };
-    let world = req.app.world.clone();
-    let caller = req.caller.clone();
-    let v = req
-        .app
-        .store
-        .write(move |tx| ops::create(tx, &world, &caller, cv))
-        .await?;
-    jobs::spawn(&req.app, v.id, Job::Create);
+    let v = req.app.domain.create_volume(req.caller.clone(), cv).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(volume_body(req, &v, VolumeView::CreateOrUpdate)),
@@ -221,12 +216,13 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
 
 /// `{"volume": <view>}` of a volume just written.
 fn volume_body(req: &Req, v: &Volume, view: VolumeView) -> Value {
-    json!({ "volume": req.app.store.read(|s| views::volume(req, s, v, view)) })
+    json!({ "volume": req.app.domain.store.read(|s| views::volume(req, s, v, view)) })
 }
 
 fn visible_volume(req: &Req, raw_id: &str) -> Result<Volume, ApiError> {
     let id = parse_volume_id(raw_id)?;
     req.app
+        .domain
         .store
         .read(|s| s.volumes.get(&id).cloned())
         .filter(|v| req.caller.sees(v))
@@ -238,6 +234,7 @@ pub async fn show(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
     let id = parse_volume_id(raw_id)?;
     let body = req
         .app
+        .domain
         .store
         .read(|s| {
             s.volumes
@@ -278,32 +275,16 @@ pub async fn update(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
         field_str(&body, "description", 255)?.or(field_str(&body, "display_description", 255)?);
     let has_description =
         body.contains_key("description") || body.contains_key("display_description");
-    let metadata = field_metadata(&body, "metadata")?;
+    let change = VolumeUpdate {
+        name: has_name.then_some(name),
+        description: has_description.then_some(description),
+        metadata: field_metadata(&body, "metadata")?,
+    };
     let caller = req.caller.clone();
     let v = req
         .app
-        .store
-        .write(move |tx| {
-            let mut v = ops::visible(tx, &caller, id)?.clone();
-            if v.status == crate::volume::status::VolumeStatus::Maintenance {
-                return Err(ApiError::bad_request(format!(
-                    "Invalid volume: Volume {id} is in maintenance mode."
-                )));
-            }
-            if has_name {
-                v.name = name;
-            }
-            if has_description {
-                v.description = description;
-            }
-            if let Some(md) = metadata {
-                ops::check_metadata_writable(&v)?;
-                v.metadata = md;
-            }
-            v.updated_at = Some(now());
-            tx.put_volume(v.clone());
-            Ok(v)
-        })
+        .domain
+        .write(move |tx| metadata::update(tx, &caller, id, change))
         .await?;
     Ok(Json(volume_body(req, &v, VolumeView::CreateOrUpdate)).into_response())
 }
@@ -319,12 +300,10 @@ pub async fn delete(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
         }
         req.require_admin("volume:force_delete")?;
     }
-    let caller = req.caller.clone();
     req.app
-        .store
-        .write(move |tx| ops::begin_delete(tx, &caller, id, force))
+        .domain
+        .delete_volume(req.caller.clone(), id, force)
         .await?;
-    jobs::spawn(&req.app, id, Job::Delete);
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -337,7 +316,7 @@ fn truthy(v: &str) -> bool {
 
 pub async fn summary(req: &Req) -> Result<Response, ApiError> {
     let all = req.caller.is_admin && req.query("all_tenants").is_some_and(truthy);
-    let (count, size) = req.app.store.read(|s| {
+    let (count, size) = req.app.domain.store.read(|s| {
         s.volumes
             .values()
             .filter(|v| all || v.project_id == req.project_id)
@@ -564,6 +543,33 @@ fn time_filter(t: Option<crate::volume::model::Timestamp>, value: &str) -> Resul
     Ok(true)
 }
 
+/// One page of a volume list: typed summaries, or detail views.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Page {
+    Summary(Vec<views::VolumeSummary>),
+    Detail(Vec<Value>),
+}
+
+impl Page {
+    fn len(&self) -> usize {
+        match self {
+            Page::Summary(p) => p.len(),
+            Page::Detail(p) => p.len(),
+        }
+    }
+}
+
+/// `{"volumes": [...], "volumes_links"?: [...], "count"?: n}`.
+#[derive(Serialize)]
+struct VolumeList {
+    volumes: Page,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volumes_links: Option<Vec<views::Link>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<usize>,
+}
+
 pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
     let limit = match req.query("limit") {
         None => None,
@@ -591,7 +597,7 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
         .filter(|(k, _)| !PAGING_KEYS.contains(k) || (*k == "project_id" && req.caller.is_admin))
         .filter(|(k, _)| req.caller.is_admin || USER_FILTERS.contains(k))
         .collect();
-    let (page, next, count) = req.app.store.read(|s| -> Result<_, ApiError> {
+    let (page, next, count) = req.app.domain.store.read(|s| -> Result<_, ApiError> {
         let mut vols: Vec<&Volume> = Vec::new();
         for v in s.volumes.values() {
             let project_ok = all_tenants
@@ -641,23 +647,27 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
         };
         let rest: Vec<&Volume> = vols.into_iter().skip(start).collect();
         let max_page = limit.unwrap_or(1000);
-        let page: Vec<Value> = rest
-            .iter()
-            .take(max_page)
-            .map(|v| {
-                if detail {
-                    views::volume(req, s, v, VolumeView::Detail)
-                } else {
-                    views::volume_summary(req, v)
-                }
-            })
-            .collect();
+        let shown = rest.iter().take(max_page);
+        let page = if detail {
+            Page::Detail(
+                shown
+                    .map(|v| views::volume(req, s, v, VolumeView::Detail))
+                    .collect(),
+            )
+        } else {
+            let bases = LinkBases::of(req);
+            Page::Summary(shown.map(|v| views::volume_summary(&bases, v)).collect())
+        };
         // A full page gets a "next" link, as Cinder builds it.
         let next = (page.len() == max_page && max_page > 0 && rest.len() >= max_page)
             .then(|| rest[max_page - 1].id.to_string());
         Ok((page, next, count))
     })?;
-    let mut body = json!({ "volumes": page });
+    let mut body = VolumeList {
+        volumes: page,
+        volumes_links: None,
+        count: None,
+    };
     if let Some(marker) = next {
         let mut params: Vec<(String, String)> = req
             .query
@@ -670,11 +680,13 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
             .extend_pairs(params)
             .finish();
         let coll = if detail { "volumes/detail" } else { "volumes" };
-        body["volumes_links"] =
-            json!([{"rel": "next", "href": format!("{}/{coll}?{q}", req.self_base())}]);
+        body.volumes_links = Some(vec![views::Link {
+            rel: "next",
+            href: format!("{}/{coll}?{q}", req.self_base()),
+        }]);
     }
     if req.mv.at_least(45) && req.query("with_count").is_some_and(truthy) {
-        body["count"] = json!(count);
+        body.count = Some(count);
     }
     Ok(Json(body).into_response())
 }
@@ -695,24 +707,25 @@ pub async fn metadata_write(req: &Req, raw_id: &str, replace: bool) -> Result<Re
         .ok_or_else(|| ApiError::bad_request("Malformed request body"))?;
     let md = field_metadata(md_obj, "metadata")?
         .ok_or_else(|| ApiError::bad_request("'metadata' is a required property"))?;
-    let caller = req.caller.clone();
-    let v = req
-        .app
-        .store
-        .write(move |tx| {
-            let mut v = ops::visible(tx, &caller, id)?.clone();
-            ops::check_metadata_writable(&v)?;
-            if replace {
-                v.metadata = md;
-            } else {
-                v.metadata.extend(md);
-            }
-            v.updated_at = Some(now());
-            tx.put_volume(v.clone());
-            Ok(v)
-        })
-        .await?;
+    let change = if replace {
+        MetadataChange::Replace(md)
+    } else {
+        MetadataChange::Merge(md)
+    };
+    let v = change_metadata(req, id, change).await?;
     Ok(Json(json!({ "metadata": v.metadata })).into_response())
+}
+
+async fn change_metadata(
+    req: &Req,
+    id: uuid::Uuid,
+    change: MetadataChange,
+) -> Result<Volume, ApiError> {
+    let caller = req.caller.clone();
+    req.app
+        .domain
+        .write(move |tx| metadata::change(tx, &caller, id, change))
+        .await
 }
 
 pub async fn metadata_key_show(req: &Req, raw_id: &str, key: &str) -> Result<Response, ApiError> {
@@ -746,43 +759,13 @@ pub async fn metadata_key_update(req: &Req, raw_id: &str, key: &str) -> Result<R
     let mut check = BTreeMap::new();
     check.insert(k.clone(), val.clone());
     ops::check_metadata(&check)?;
-    let caller = req.caller.clone();
-    let key_owned = key.to_string();
-    let val2 = val.clone();
-    req.app
-        .store
-        .write(move |tx| {
-            let mut v = ops::visible(tx, &caller, id)?.clone();
-            ops::check_metadata_writable(&v)?;
-            v.metadata.insert(key_owned, val2);
-            v.updated_at = Some(now());
-            tx.put_volume(v);
-            Ok(())
-        })
-        .await?;
+    change_metadata(req, id, MetadataChange::Set(key.to_string(), val.clone())).await?;
     Ok(Json(json!({ "meta": { key: val } })).into_response())
 }
 
 pub async fn metadata_key_delete(req: &Req, raw_id: &str, key: &str) -> Result<Response, ApiError> {
     let id = parse_volume_id(raw_id)?;
-    let caller = req.caller.clone();
-    let key_owned = key.to_string();
-    let raw = raw_id.to_string();
-    req.app
-        .store
-        .write(move |tx| {
-            let mut v = ops::visible(tx, &caller, id)?.clone();
-            ops::check_metadata_writable(&v)?;
-            if v.metadata.remove(&key_owned).is_none() {
-                return Err(ApiError::not_found(format!(
-                    "Volume {raw} has no metadata with key {key_owned}."
-                )));
-            }
-            v.updated_at = Some(now());
-            tx.put_volume(v);
-            Ok(())
-        })
-        .await?;
+    change_metadata(req, id, MetadataChange::Delete(key.to_string())).await?;
     Ok(StatusCode::OK.into_response())
 }
 

@@ -2,13 +2,18 @@
 //! and the background jobs of the emulated volume service.
 
 pub mod attach;
+pub mod domain;
 pub mod files;
+pub mod hooks;
 pub mod jobs;
 pub mod messages;
+pub mod metadata;
 pub mod model;
 pub mod ops;
 pub mod qos;
+pub mod quotas;
 pub mod services;
 pub mod status;
 pub mod store;
 pub mod transfers;
+pub mod types;

@@ -259,42 +259,211 @@ pub fn transition(
 ) -> Result<VolumeStatus, InvalidTransition> {
     use VolumeStatus as S;
     let refuse = || Err(InvalidTransition { from, event });
-    match event {
-        VolumeEvent::CreateSucceeded => match from {
-            S::Creating => Ok(S::Available),
-            _ => refuse(),
-        },
-        VolumeEvent::CreateFailed => match from {
-            S::Creating => Ok(S::Error),
-            _ => refuse(),
-        },
-        VolumeEvent::DeleteRequested => {
-            if from.deletable() {
-                Ok(S::Deleting)
-            } else {
-                refuse()
-            }
-        }
-        VolumeEvent::ForceDeleteRequested => Ok(S::Deleting),
-        VolumeEvent::DeleteFailed => match from {
-            S::Deleting => Ok(S::ErrorDeleting),
-            _ => refuse(),
-        },
-        VolumeEvent::ExtendRequested { attached_ok } => match from {
-            S::Available => Ok(S::Extending),
-            S::InUse if attached_ok => Ok(S::Extending),
-            _ => refuse(),
-        },
-        VolumeEvent::ExtendSucceeded { attached } => match from {
-            S::Extending if attached => Ok(S::InUse),
-            S::Extending => Ok(S::Available),
-            _ => refuse(),
-        },
-        VolumeEvent::ExtendFailed => match from {
-            S::Extending => Ok(S::ErrorExtending),
-            _ => refuse(),
-        },
-        VolumeEvent::AttachmentsChanged(attach) => match from.class() {
+    // Every (status, event) pair is written out: no wildcard, so a new status or event
+    // does not compile until this table says what it does.
+    match (from, event) {
+        (S::Creating, VolumeEvent::CreateSucceeded) => Ok(S::Available),
+        (
+            S::Available
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::CreateSucceeded,
+        ) => refuse(),
+        (S::Creating, VolumeEvent::CreateFailed) => Ok(S::Error),
+        (
+            S::Available
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::CreateFailed,
+        ) => refuse(),
+        (
+            S::Available | S::Error | S::ErrorRestoring | S::ErrorExtending | S::ErrorManaging,
+            VolumeEvent::DeleteRequested,
+        ) => Ok(S::Deleting),
+        (
+            S::Creating
+            | S::Deleting
+            | S::ErrorDeleting
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::DeleteRequested,
+        ) => refuse(),
+        (
+            S::Creating
+            | S::Available
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::ForceDeleteRequested,
+        ) => Ok(S::Deleting),
+        (S::Deleting, VolumeEvent::DeleteFailed) => Ok(S::ErrorDeleting),
+        (
+            S::Creating
+            | S::Available
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::DeleteFailed,
+        ) => refuse(),
+        (S::Available, VolumeEvent::ExtendRequested { .. }) => Ok(S::Extending),
+        (S::InUse, VolumeEvent::ExtendRequested { attached_ok: true }) => Ok(S::Extending),
+        (S::InUse, VolumeEvent::ExtendRequested { attached_ok: false }) => refuse(),
+        (
+            S::Creating
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::ExtendRequested { .. },
+        ) => refuse(),
+        (S::Extending, VolumeEvent::ExtendSucceeded { attached: true }) => Ok(S::InUse),
+        (S::Extending, VolumeEvent::ExtendSucceeded { attached: false }) => Ok(S::Available),
+        (
+            S::Creating
+            | S::Available
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping,
+            VolumeEvent::ExtendSucceeded { .. },
+        ) => refuse(),
+        (S::Extending, VolumeEvent::ExtendFailed) => Ok(S::ErrorExtending),
+        (
+            S::Creating
+            | S::Available
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping,
+            VolumeEvent::ExtendFailed,
+        ) => refuse(),
+        (from, VolumeEvent::AttachmentsChanged(attach)) => match from.class() {
             StatusClass::Idle | StatusClass::AttachFlow => Ok(match attach {
                 AttachStatus::Detached => S::Available,
                 AttachStatus::Reserved => S::Reserved,
@@ -305,36 +474,264 @@ pub fn transition(
             // A job or an error owns the status; attachments do not override it.
             StatusClass::Busy | StatusClass::Failed => Ok(from),
         },
-        VolumeEvent::Reserve { multiattach } => match from {
-            S::Available => Ok(S::Attaching),
-            S::InUse if multiattach => Ok(S::Attaching),
-            _ => refuse(),
-        },
-        VolumeEvent::Unreserve { attached } => match from {
-            S::Attaching if attached => Ok(S::InUse),
-            S::Attaching => Ok(S::Available),
-            other => Ok(other),
-        },
-        VolumeEvent::BeginDetaching => match from {
-            S::InUse => Ok(S::Detaching),
-            _ => refuse(),
-        },
-        VolumeEvent::RollDetaching => match from {
-            S::Detaching => Ok(S::InUse),
-            other => Ok(other),
-        },
-        VolumeEvent::Reset(to) => match to {
-            S::Deleting => refuse(),
-            to => Ok(to),
-        },
-        VolumeEvent::TransferRequested => match from {
-            S::Available => Ok(S::AwaitingTransfer),
-            _ => refuse(),
-        },
-        VolumeEvent::TransferEnded => match from {
-            S::AwaitingTransfer => Ok(S::Available),
-            _ => refuse(),
-        },
+        (S::Available, VolumeEvent::Reserve { .. }) => Ok(S::Attaching),
+        (S::InUse, VolumeEvent::Reserve { multiattach: true }) => Ok(S::Attaching),
+        (S::InUse, VolumeEvent::Reserve { multiattach: false }) => refuse(),
+        (
+            S::Creating
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::Reserve { .. },
+        ) => refuse(),
+        (S::Attaching, VolumeEvent::Unreserve { attached: true }) => Ok(S::InUse),
+        (S::Attaching, VolumeEvent::Unreserve { attached: false }) => Ok(S::Available),
+        (
+            S::Creating
+            | S::Available
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::Unreserve { .. },
+        ) => Ok(from),
+        (S::InUse, VolumeEvent::BeginDetaching) => Ok(S::Detaching),
+        (
+            S::Creating
+            | S::Available
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::BeginDetaching,
+        ) => refuse(),
+        (S::Detaching, VolumeEvent::RollDetaching) => Ok(S::InUse),
+        (
+            S::Creating
+            | S::Available
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::RollDetaching,
+        ) => Ok(from),
+        (
+            S::Creating
+            | S::Available
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::Reset(S::Deleting),
+        ) => refuse(),
+        (
+            S::Creating
+            | S::Available
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::Reset(
+                to @ (S::Creating
+                | S::Available
+                | S::Error
+                | S::ErrorDeleting
+                | S::ErrorManaging
+                | S::Managing
+                | S::Attaching
+                | S::InUse
+                | S::Detaching
+                | S::Maintenance
+                | S::RestoringBackup
+                | S::ErrorRestoring
+                | S::Reserved
+                | S::AwaitingTransfer
+                | S::BackingUp
+                | S::ErrorBackingUp
+                | S::ErrorExtending
+                | S::Downloading
+                | S::Uploading
+                | S::Retyping
+                | S::Extending),
+            ),
+        ) => Ok(to),
+        (S::Available, VolumeEvent::TransferRequested) => Ok(S::AwaitingTransfer),
+        (
+            S::Creating
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::TransferRequested,
+        ) => refuse(),
+        (S::AwaitingTransfer, VolumeEvent::TransferEnded) => Ok(S::Available),
+        (
+            S::Creating
+            | S::Available
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::TransferEnded,
+        ) => refuse(),
+    }
+}
+
+/// Everything that can move one attachment's own status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentEvent {
+    /// A connector was given (create with connector, or update): the volume service
+    /// made the connection.
+    Connected,
+    /// `os-complete` (Cinder checks no status: a reserved attachment may complete).
+    Completed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("attachment cannot go from {} on {event:?}", from.as_str())]
+pub struct InvalidAttachmentTransition {
+    pub from: AttachStatus,
+    pub event: AttachmentEvent,
+}
+
+/// The one place that decides an attachment's next status. A stored attachment is
+/// never `detached` (a detached one is deleted), so nothing moves from there.
+pub fn attachment_transition(
+    from: AttachStatus,
+    event: AttachmentEvent,
+) -> Result<AttachStatus, InvalidAttachmentTransition> {
+    use AttachStatus as A;
+    use AttachmentEvent as E;
+    match (from, event) {
+        (A::Reserved | A::Attaching | A::Detaching | A::Attached, E::Connected) => Ok(A::Attaching),
+        (A::Reserved | A::Attaching | A::Detaching | A::Attached, E::Completed) => Ok(A::Attached),
+        (A::Detached, E::Connected | E::Completed) => {
+            Err(InvalidAttachmentTransition { from, event })
+        }
     }
 }
 
@@ -362,6 +759,8 @@ mod tests {
             VolumeEvent::Unreserve { attached: true },
             VolumeEvent::BeginDetaching,
             VolumeEvent::RollDetaching,
+            VolumeEvent::TransferRequested,
+            VolumeEvent::TransferEnded,
         ];
         for a in [
             A::Detached,
@@ -422,6 +821,8 @@ mod tests {
             (f, VolumeEvent::RollDetaching) => Some(f),
             (_, VolumeEvent::Reset(S::Deleting)) => None,
             (_, VolumeEvent::Reset(to)) => Some(to),
+            (S::Available, VolumeEvent::TransferRequested) => Some(S::AwaitingTransfer),
+            (S::AwaitingTransfer, VolumeEvent::TransferEnded) => Some(S::Available),
             _ => None,
         }
     }
@@ -458,6 +859,26 @@ mod tests {
         for a in ["detached", "reserved", "attaching", "detaching", "attached"] {
             assert_eq!(a.parse::<AttachStatus>().unwrap().as_str(), a);
         }
+    }
+
+    #[test]
+    fn attachment_machine() {
+        use AttachStatus as A;
+        use AttachmentEvent as E;
+        assert_eq!(
+            attachment_transition(A::Reserved, E::Connected),
+            Ok(A::Attaching)
+        );
+        assert_eq!(
+            attachment_transition(A::Reserved, E::Completed),
+            Ok(A::Attached)
+        );
+        assert_eq!(
+            attachment_transition(A::Attaching, E::Completed),
+            Ok(A::Attached)
+        );
+        assert!(attachment_transition(A::Detached, E::Connected).is_err());
+        assert!(attachment_transition(A::Detached, E::Completed).is_err());
     }
 
     #[test]

@@ -146,7 +146,7 @@ pub fn accept(
         .volume_type(v.volume_type_id)
         .map(|t| t.name.clone())
         .unwrap_or_default();
-    ops::check_quota(tx, world, &caller.project_id, &type_name, 1, v.size_gb)?;
+    super::quotas::check_quota(tx, world, &caller.project_id, &type_name, 1, v.size_gb)?;
     step(&mut v, VolumeEvent::TransferEnded)?;
     v.project_id = caller.project_id.clone();
     v.user_id = caller.user_id.clone();
