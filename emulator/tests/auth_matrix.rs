@@ -3,7 +3,7 @@
 //! Keystone and Cinder give; tenant isolation of volumes, attachments, metadata and
 //! device paths; loopback by default; the control API is admin-only; private files.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -268,6 +268,226 @@ fn routes() -> Vec<Route> {
         r(Cinder, "DELETE", "/os-quota-sets/{p}", None, 403, 200),
         r(Cinder, "GET", "/os-availability-zone", None, 200, 200),
         r(Cinder, "GET", "/extensions", None, 200, 200),
+        r(Cinder, "GET", "/os-services", None, 403, 200),
+        r(
+            Cinder,
+            "PUT",
+            "/os-services/enable",
+            Some(json!({"host": "cinderbox", "binary": "cinder-scheduler"})),
+            403,
+            200,
+        ),
+        r(
+            Cinder,
+            "PUT",
+            "/os-services/disable",
+            Some(json!({"host": "cinderbox", "binary": "cinder-scheduler"})),
+            403,
+            200,
+        ),
+        r(
+            Cinder,
+            "PUT",
+            "/os-services/disable-log-reason",
+            Some(
+                json!({"host": "cinderbox", "binary": "cinder-scheduler", "disabled_reason": "matrix"}),
+            ),
+            403,
+            200,
+        ),
+        r(
+            Cinder,
+            "PUT",
+            "/os-services/freeze",
+            Some(json!({"host": "cinderbox@nowhere"})),
+            403,
+            400,
+        ),
+        r(
+            Cinder,
+            "PUT",
+            "/os-services/thaw",
+            Some(json!({"host": "cinderbox@nowhere"})),
+            403,
+            400,
+        ),
+        r(
+            Cinder,
+            "PUT",
+            "/os-services/bogus",
+            Some(json!({})),
+            403,
+            400,
+        ),
+        r(Cinder, "GET", "/qos-specs", None, 403, 200),
+        r(
+            Cinder,
+            "POST",
+            "/qos-specs",
+            Some(json!({"qos_specs": {"name": "qos-{p}"}})),
+            403,
+            200,
+        ),
+        r(
+            Cinder,
+            "GET",
+            "/qos-specs/00000000-0000-0000-0000-000000000000",
+            None,
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "PUT",
+            "/qos-specs/00000000-0000-0000-0000-000000000000",
+            Some(json!({"qos_specs": {"a": "b"}})),
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "DELETE",
+            "/qos-specs/00000000-0000-0000-0000-000000000000",
+            None,
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "PUT",
+            "/qos-specs/00000000-0000-0000-0000-000000000000/delete_keys",
+            Some(json!({"keys": ["a"]})),
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "GET",
+            "/qos-specs/00000000-0000-0000-0000-000000000000/associations",
+            None,
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "GET",
+            "/qos-specs/00000000-0000-0000-0000-000000000000/associate?vol_type_id={tid}",
+            None,
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "GET",
+            "/qos-specs/00000000-0000-0000-0000-000000000000/disassociate?vol_type_id={tid}",
+            None,
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "GET",
+            "/qos-specs/00000000-0000-0000-0000-000000000000/disassociate_all",
+            None,
+            403,
+            404,
+        ),
+        r(Cinder, "GET", "/scheduler-stats/get_pools", None, 403, 200),
+        r(
+            Cinder,
+            "GET",
+            "/capabilities/cinderbox@local",
+            None,
+            403,
+            200,
+        ),
+        r(Cinder, "GET", "/os-hosts", None, 403, 200),
+        r(Cinder, "GET", "/os-hosts/cinderbox@local", None, 403, 200),
+        r(Cinder, "GET", "/os-volume-transfer", None, 200, 200),
+        r(Cinder, "GET", "/os-volume-transfer/detail", None, 200, 200),
+        r(
+            Cinder,
+            "POST",
+            "/os-volume-transfer",
+            Some(json!({"transfer": {"volume_id": "00000000-0000-0000-0000-000000000000"}})),
+            404,
+            404,
+        ),
+        r(
+            Cinder,
+            "GET",
+            "/os-volume-transfer/00000000-0000-0000-0000-000000000000",
+            None,
+            404,
+            404,
+        ),
+        r(
+            Cinder,
+            "DELETE",
+            "/os-volume-transfer/00000000-0000-0000-0000-000000000000",
+            None,
+            404,
+            404,
+        ),
+        r(
+            Cinder,
+            "POST",
+            "/os-volume-transfer/00000000-0000-0000-0000-000000000000/accept",
+            Some(json!({"accept": {"auth_key": "k"}})),
+            404,
+            404,
+        ),
+        r(Cinder, "GET", "/volume-transfers", None, 200, 200),
+        r(Cinder, "GET", "/volume-transfers/detail", None, 200, 200),
+        r(
+            Cinder,
+            "POST",
+            "/volume-transfers",
+            Some(json!({"transfer": {"volume_id": "00000000-0000-0000-0000-000000000000"}})),
+            404,
+            404,
+        ),
+        r(
+            Cinder,
+            "GET",
+            "/volume-transfers/00000000-0000-0000-0000-000000000000",
+            None,
+            404,
+            404,
+        ),
+        r(
+            Cinder,
+            "DELETE",
+            "/volume-transfers/00000000-0000-0000-0000-000000000000",
+            None,
+            404,
+            404,
+        ),
+        r(
+            Cinder,
+            "POST",
+            "/volume-transfers/00000000-0000-0000-0000-000000000000/accept",
+            Some(json!({"accept": {"auth_key": "k"}})),
+            404,
+            404,
+        ),
+        r(Cinder, "GET", "/messages", None, 200, 200),
+        r(
+            Cinder,
+            "GET",
+            "/messages/00000000-0000-0000-0000-000000000000",
+            None,
+            404,
+            404,
+        ),
+        r(
+            Cinder,
+            "DELETE",
+            "/messages/00000000-0000-0000-0000-000000000000",
+            None,
+            404,
+            404,
+        ),
         r(Keystone, "GET", "/identity/v3/auth/tokens", None, 200, 200),
         r(Keystone, "HEAD", "/identity/v3/auth/tokens", None, 200, 200),
         r(Keystone, "GET", "/identity/v3/auth/catalog", None, 200, 200),
@@ -311,6 +531,9 @@ fn routes() -> Vec<Route> {
     for route in &mut v {
         if route.path.starts_with("/volumes/{xvid}") || route.path == "/volumes/{dvid}" {
             route.mv = "3.42";
+        }
+        if route.path.starts_with("/volume-transfers") {
+            route.mv = "3.57";
         }
     }
     v
@@ -764,5 +987,18 @@ fn state_and_volume_files_are_private() {
     assert!(
         checked >= 3,
         "state.db, token.key and one volume file at least"
+    );
+}
+
+/// The matrix covers every Cinder endpoint the emulator has.
+#[test]
+fn the_matrix_covers_the_catalogue() {
+    let routes = routes();
+    common::assert_routes_cover_the_catalogue(
+        "auth_matrix::routes",
+        routes
+            .iter()
+            .filter(|r| matches!(r.svc, Svc::Cinder))
+            .map(|r| (r.method, r.path)),
     );
 }

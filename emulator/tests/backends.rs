@@ -4,7 +4,7 @@
 //! volume and a user message) and `/messages` — admin-only refusals, project
 //! isolation, microversion gates and restart persistence.
 
-mod common;
+use crate::common;
 
 use common::{spawn_emulator, Api};
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@
 //! (an URL library would normalise `..` and `%2e%2e` away). `CINDERBOX_LONG=1` runs
 //! many more cases.
 
-mod common;
+use crate::common;
 
 use std::cell::Cell;
 use std::io::{Read, Write};
@@ -262,6 +262,46 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/os-quota-sets/{pid}/defaults", None),
     ("GET", "/os-availability-zone", None),
     ("GET", "/extensions", None),
+    ("GET", "/os-services", None),
+    ("PUT", "/os-services/enable", Some("host")),
+    ("PUT", "/os-services/disable", Some("host")),
+    (
+        "PUT",
+        "/os-services/disable-log-reason",
+        Some("disabled_reason"),
+    ),
+    ("PUT", "/os-services/freeze", Some("host")),
+    ("PUT", "/os-services/thaw", Some("host")),
+    ("PUT", "/os-services/{key}", Some("host")),
+    ("GET", "/qos-specs", None),
+    ("POST", "/qos-specs", Some("qos_specs")),
+    ("GET", "/qos-specs/{aid}", None),
+    ("PUT", "/qos-specs/{aid}", Some("qos_specs")),
+    ("DELETE", "/qos-specs/{aid}", None),
+    ("PUT", "/qos-specs/{aid}/delete_keys", Some("keys")),
+    ("GET", "/qos-specs/{aid}/associations", None),
+    ("GET", "/qos-specs/{aid}/associate", None),
+    ("GET", "/qos-specs/{aid}/disassociate", None),
+    ("GET", "/qos-specs/{aid}/disassociate_all", None),
+    ("GET", "/scheduler-stats/get_pools", None),
+    ("GET", "/capabilities/{key}", None),
+    ("GET", "/os-hosts", None),
+    ("GET", "/os-hosts/{key}", None),
+    ("GET", "/os-volume-transfer", None),
+    ("GET", "/os-volume-transfer/detail", None),
+    ("POST", "/os-volume-transfer", Some("transfer")),
+    ("GET", "/os-volume-transfer/{aid}", None),
+    ("DELETE", "/os-volume-transfer/{aid}", None),
+    ("POST", "/os-volume-transfer/{aid}/accept", Some("accept")),
+    ("GET", "/volume-transfers", None),
+    ("GET", "/volume-transfers/detail", None),
+    ("POST", "/volume-transfers", Some("transfer")),
+    ("GET", "/volume-transfers/{aid}", None),
+    ("DELETE", "/volume-transfers/{aid}", None),
+    ("POST", "/volume-transfers/{aid}/accept", Some("accept")),
+    ("GET", "/messages", None),
+    ("GET", "/messages/{aid}", None),
+    ("DELETE", "/messages/{aid}", None),
     ("PATCH", "/volumes", None),
     ("GET", "/nothing/here", None),
 ];
@@ -1068,4 +1108,13 @@ fn odd_characters_in_names_and_metadata_round_trip_or_are_refused() {
     if let Err(e) = result {
         panic!("{e}");
     }
+}
+
+/// The route table above covers every endpoint the emulator has.
+#[test]
+fn the_route_table_covers_the_catalogue() {
+    common::assert_routes_cover_the_catalogue(
+        "hostile::ROUTES",
+        ROUTES.iter().map(|(m, p, _)| (*m, *p)),
+    );
 }

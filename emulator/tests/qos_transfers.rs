@@ -3,7 +3,7 @@
 //! and the volume-type answers Tempest's schemas check (`qos_specs_id`, lookups by id
 //! only, unknown keys refused).
 
-mod common;
+use crate::common;
 
 use common::{spawn_emulator, Api};
 use reqwest::Method;

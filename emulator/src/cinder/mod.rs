@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod messages;
 pub mod microversion;
 pub mod misc;
+pub mod params;
 pub mod qos;
 pub mod quotas;
 pub mod services;
@@ -372,6 +373,11 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::AvailabilityZones => misc::availability_zones(&req).await,
         E::Extensions => misc::extensions(&req).await,
         E::ServiceList => services::list(&req).await,
+        E::ServiceEnable => services::update(&req, "enable").await,
+        E::ServiceDisable => services::update(&req, "disable").await,
+        E::ServiceDisableLogReason => services::update(&req, "disable-log-reason").await,
+        E::ServiceFreeze => services::update(&req, "freeze").await,
+        E::ServiceThaw => services::update(&req, "thaw").await,
         E::ServiceUpdate(action) => services::update(&req, &action).await,
         E::QosList => qos::list(&req).await,
         E::QosCreate => qos::create(&req).await,
@@ -389,12 +395,12 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::Capabilities(host) => backends::capabilities(&req, &host).await,
         E::HostList => backends::hosts_list(&req).await,
         E::HostShow(host) => backends::host_show(&req, &host).await,
-        E::TransferList(new) => transfers::list(&req, new, false).await,
-        E::TransferListDetail(new) => transfers::list(&req, new, true).await,
-        E::TransferCreate(new) => transfers::create(&req, new).await,
-        E::TransferShow(new, id) => transfers::show(&req, new, &id).await,
-        E::TransferDelete(_, id) => transfers::delete(&req, &id).await,
-        E::TransferAccept(new, id) => transfers::accept(&req, new, &id).await,
+        E::TransferList | E::VolumeTransferList => transfers::list(&req, false).await,
+        E::TransferListDetail | E::VolumeTransferListDetail => transfers::list(&req, true).await,
+        E::TransferCreate | E::VolumeTransferCreate => transfers::create(&req).await,
+        E::TransferShow(id) | E::VolumeTransferShow(id) => transfers::show(&req, &id).await,
+        E::TransferDelete(id) | E::VolumeTransferDelete(id) => transfers::delete(&req, &id).await,
+        E::TransferAccept(id) | E::VolumeTransferAccept(id) => transfers::accept(&req, &id).await,
         E::MessageList => messages::list(&req).await,
         E::MessageShow(id) => messages::show(&req, &id).await,
         E::MessageDelete(id) => messages::delete(&req, &id).await,

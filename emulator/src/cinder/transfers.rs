@@ -40,7 +40,7 @@ fn detail(req: &Req, t: &Transfer, auth_key: Option<&str>) -> Value {
     o
 }
 
-pub async fn list(req: &Req, _new_api: bool, with_detail: bool) -> Result<Response, ApiError> {
+pub async fn list(req: &Req, with_detail: bool) -> Result<Response, ApiError> {
     let caller = req.caller.clone();
     let all_tenants = caller.is_admin && req.query("all_tenants").is_some();
     let mut all: Vec<Transfer> = req.app.domain.read(|s| s.records::<Transfer>());
@@ -63,7 +63,7 @@ pub async fn list(req: &Req, _new_api: bool, with_detail: bool) -> Result<Respon
     Ok(Json(json!({ "transfers": shown })).into_response())
 }
 
-pub async fn show(req: &Req, _new_api: bool, id: &str) -> Result<Response, ApiError> {
+pub async fn show(req: &Req, id: &str) -> Result<Response, ApiError> {
     let caller = req.caller.clone();
     let t = req.app.domain.view(|tx| transfers::get(tx, &caller, id))?;
     Ok(Json(json!({ "transfer": detail(req, &t, None) })).into_response())
@@ -83,7 +83,7 @@ fn refuse_unknown(
     }
 }
 
-pub async fn create(req: &Req, _new_api: bool) -> Result<Response, ApiError> {
+pub async fn create(req: &Req) -> Result<Response, ApiError> {
     let body = req.json_object("transfer")?;
     let with_snapshots_flag = req.mv.at_least(55);
     let allowed: &[&str] = if with_snapshots_flag {
@@ -153,7 +153,7 @@ pub async fn delete(req: &Req, id: &str) -> Result<Response, ApiError> {
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-pub async fn accept(req: &Req, _new_api: bool, id: &str) -> Result<Response, ApiError> {
+pub async fn accept(req: &Req, id: &str) -> Result<Response, ApiError> {
     let body = req.json_object("accept")?;
     refuse_unknown(&body, &["auth_key"], "accept")?;
     let key = match body.get("auth_key") {

@@ -7,6 +7,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::params;
 use super::views::{self, py_repr, TypeView};
 use super::Req;
 use crate::error::ApiError;
@@ -132,10 +133,9 @@ fn bool_field(v: Option<&Value>, field: &str) -> Result<Option<bool>, ApiError> 
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Ok(Some(true)),
-            "false" | "0" | "no" | "off" => Ok(Some(false)),
-            _ => Err(ApiError::bad_request(format!(
+        Some(Value::String(s)) => match params::parse_bool(s) {
+            Some(b) => Ok(Some(b)),
+            None => Err(ApiError::bad_request(format!(
                 "Invalid input received: Invalid value '{s}' for {field}"
             ))),
         },

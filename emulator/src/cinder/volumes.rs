@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use serde::Serialize;
 
+use super::params::truthy;
 use super::views::{self, py_quoted, py_repr, LinkBases, VolumeView};
 use super::Req;
 use crate::error::ApiError;
@@ -305,13 +306,6 @@ pub async fn delete(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
         .delete_volume(req.caller.clone(), id, force)
         .await?;
     Ok(StatusCode::ACCEPTED.into_response())
-}
-
-fn truthy(v: &str) -> bool {
-    matches!(
-        v.to_ascii_lowercase().as_str(),
-        "1" | "true" | "yes" | "on" | "y" | "t"
-    )
 }
 
 pub async fn summary(req: &Req) -> Result<Response, ApiError> {
