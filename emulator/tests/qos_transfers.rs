@@ -323,3 +323,61 @@ fn deleting_a_transfer_frees_the_volume_and_validation_is_cinders() {
     demo.wait_status(&vid, "available");
     assert_eq!(demo.get(&format!("/volume-transfers/{tid}")).0, 404);
 }
+
+#[test]
+fn type_encryption_create_show_update_delete_and_restart() {
+    let env = spawn_emulator();
+    let admin = env.admin();
+    let tid = new_type(&admin, "encrypted");
+    let path = format!("/types/{tid}/encryption");
+    assert_eq!(admin.get(&path), (200, json!({})));
+    let (code, body) = admin.post(&path, json!({"encryption": {"provider": "luks"}}));
+    assert_eq!(code, 400, "control_location is required: {body}");
+    let spec = json!({"provider": "LuksEncryptor", "key_size": 256, "cipher": "aes-xts-plain64", "control_location": "front-end"});
+    let (code, body) = admin.post(&path, json!({ "encryption": spec }));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["encryption"]["volume_type_id"], tid.as_str());
+    let eid = body["encryption"]["encryption_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        admin.post(&path, json!({ "encryption": spec })).0,
+        400,
+        "one per type"
+    );
+    let demo = env.login("demo", "demo");
+    assert_eq!(demo.get(&path).0, 403);
+
+    let env = env.restart();
+    let admin = env.admin();
+    let (code, shown) = admin.get(&path);
+    assert_eq!(code, 200, "{shown}");
+    assert_eq!(
+        (shown["provider"].clone(), shown["key_size"].clone()),
+        (json!("LuksEncryptor"), json!(256))
+    );
+    let (code, _) = admin.put(
+        &format!("{path}/{eid}"),
+        json!({"encryption": {"key_size": 128, "control_location": "back-end"}}),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        admin.get(&format!("{path}/cipher")),
+        (200, json!({"cipher": "aes-xts-plain64"}))
+    );
+    assert_eq!(
+        admin.get(&format!("{path}/control_location")).1,
+        json!({"control_location": "back-end"})
+    );
+    let vid = admin.available_volume(1, Some("encrypted"));
+    assert_eq!(
+        admin.get(&format!("/volumes/{vid}")).1["volume"]["encrypted"],
+        true
+    );
+    assert_eq!(admin.delete(&format!("{path}/{eid}")).0, 400, "type in use");
+    admin.delete(&format!("/volumes/{vid}"));
+    admin.wait_status(&vid, "deleted");
+    assert_eq!(admin.delete(&format!("{path}/{eid}")).0, 202);
+    assert_eq!(admin.get(&path), (200, json!({})));
+}

@@ -96,6 +96,11 @@ endpoints! {
     QuotaDelete(project): DELETE "os-quota-sets/{project}" => "quota.delete", 0;
     AvailabilityZones: GET "os-availability-zone" => "availability_zone.list", 0;
     Extensions: GET "extensions" => "extension.list", 0;
+    EncryptionShow(id): GET "types/{id}/encryption" => "type.encryption.show", 0;
+    EncryptionCreate(id): POST "types/{id}/encryption" => "type.encryption.create", 0;
+    EncryptionShowKey(id, key): GET "types/{id}/encryption/{key}" => "type.encryption.show_key", 0;
+    EncryptionUpdate(id, key): PUT "types/{id}/encryption/{key}" => "type.encryption.update", 0;
+    EncryptionDelete(id, key): DELETE "types/{id}/encryption/{key}" => "type.encryption.delete", 0;
     ServiceList: GET "os-services" => "service.list", 0;
     ServiceEnable: PUT "os-services/enable" => "service.enable", 0;
     ServiceDisable: PUT "os-services/disable" => "service.disable", 0;
@@ -262,6 +267,24 @@ impl Endpoint {
             }
             ["os-availability-zone"] => pick(vec![(Method::GET, E::AvailabilityZones)]),
             ["extensions"] => pick(vec![(Method::GET, E::Extensions)]),
+            ["types", id, "encryption"] => pick(vec![
+                (Method::GET, E::EncryptionShow(id.to_string())),
+                (Method::POST, E::EncryptionCreate(id.to_string())),
+            ]),
+            ["types", id, "encryption", key] if !key.is_empty() => pick(vec![
+                (
+                    Method::GET,
+                    E::EncryptionShowKey(id.to_string(), key.to_string()),
+                ),
+                (
+                    Method::PUT,
+                    E::EncryptionUpdate(id.to_string(), key.to_string()),
+                ),
+                (
+                    Method::DELETE,
+                    E::EncryptionDelete(id.to_string(), key.to_string()),
+                ),
+            ]),
             ["os-services"] => pick(vec![(Method::GET, E::ServiceList)]),
             ["os-services", "enable"] => pick(vec![(Method::PUT, E::ServiceEnable)]),
             ["os-services", "disable"] => pick(vec![(Method::PUT, E::ServiceDisable)]),

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod attachments;
 pub mod backends;
+pub mod encryption;
 pub mod endpoint;
 pub mod messages;
 pub mod microversion;
@@ -372,6 +373,11 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::QuotaDelete(pid) => quotas::delete(&req, &pid).await,
         E::AvailabilityZones => misc::availability_zones(&req).await,
         E::Extensions => misc::extensions(&req).await,
+        E::EncryptionShow(id) => encryption::show(&req, &id).await,
+        E::EncryptionCreate(id) => encryption::create(&req, &id).await,
+        E::EncryptionShowKey(id, key) => encryption::show_key(&req, &id, &key).await,
+        E::EncryptionUpdate(id, _) => encryption::update(&req, &id).await,
+        E::EncryptionDelete(id, _) => encryption::delete(&req, &id).await,
         E::ServiceList => services::list(&req).await,
         E::ServiceEnable => services::update(&req, "enable").await,
         E::ServiceDisable => services::update(&req, "disable").await,

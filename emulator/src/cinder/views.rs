@@ -72,7 +72,7 @@ pub fn volume(req: &Req, state: &State, v: &Volume, view: VolumeView) -> Value {
         "links": links(req, "volumes", &v.id.to_string()),
         "user_id": v.user_id,
         "bootable": if v.bootable { "true" } else { "false" },
-        "encrypted": false,
+        "encrypted": state.record::<crate::volume::encryption::Encryption>(&v.volume_type_id.to_string()).is_some(),
         "replication_status": null,
         "consistencygroup_id": null,
         "multiattach": v.multiattach,

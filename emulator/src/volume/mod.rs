@@ -3,6 +3,7 @@
 
 pub mod attach;
 pub mod domain;
+pub mod encryption;
 pub mod files;
 pub mod hooks;
 pub mod jobs;
