@@ -301,6 +301,80 @@ fn routes() -> Vec<Route> {
             403,
             404,
         ),
+        r(Cinder, "GET", "/group_types", None, 200, 200),
+        r(
+            Cinder,
+            "POST",
+            "/group_types",
+            Some(json!({"group_type": {"name": "gt-{p}"}})),
+            403,
+            202,
+        ),
+        r(Cinder, "GET", "/group_types/default", None, 200, 200),
+        r(
+            Cinder,
+            "GET",
+            "/group_types/00000000-0000-0000-0000-000000000000",
+            None,
+            404,
+            404,
+        ),
+        r(
+            Cinder,
+            "PUT",
+            "/group_types/00000000-0000-0000-0000-000000000000",
+            Some(json!({"group_type": {"name": "n"}})),
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "DELETE",
+            "/group_types/00000000-0000-0000-0000-000000000000",
+            None,
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "GET",
+            "/group_types/00000000-0000-0000-0000-000000000000/group_specs",
+            None,
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "POST",
+            "/group_types/00000000-0000-0000-0000-000000000000/group_specs",
+            Some(json!({"group_specs": {"a": "b"}})),
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "GET",
+            "/group_types/00000000-0000-0000-0000-000000000000/group_specs/a",
+            None,
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "PUT",
+            "/group_types/00000000-0000-0000-0000-000000000000/group_specs/a",
+            Some(json!({"a": "b"})),
+            403,
+            404,
+        ),
+        r(
+            Cinder,
+            "DELETE",
+            "/group_types/00000000-0000-0000-0000-000000000000/group_specs/a",
+            None,
+            403,
+            404,
+        ),
         r(Cinder, "GET", "/os-services", None, 403, 200),
         r(
             Cinder,
@@ -567,6 +641,9 @@ fn routes() -> Vec<Route> {
         }
         if route.path.starts_with("/volume-transfers") {
             route.mv = "3.57";
+        }
+        if route.path.starts_with("/group_types") {
+            route.mv = "3.11";
         }
     }
     v

@@ -381,3 +381,88 @@ fn type_encryption_create_show_update_delete_and_restart() {
     assert_eq!(admin.delete(&format!("{path}/{eid}")).0, 202);
     assert_eq!(admin.get(&path), (200, json!({})));
 }
+
+#[test]
+fn group_types_and_specs_need_3_11_admin_and_survive_a_restart() {
+    let env = spawn_emulator();
+    let admin = env.admin();
+    assert_eq!(admin.get("/group_types").0, 404, "group types need 3.11");
+    let api = admin.at("3.11");
+    let (code, body) = api.get("/group_types/default");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["group_type"]["name"], "default_group_type");
+    let (code, body) = api.post(
+        "/group_types",
+        json!({"group_type": {"name": "gt", "is_public": false, "group_specs": {"k1": "v1"}}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let gid = body["group_type"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        api.post("/group_types", json!({"group_type": {"name": "gt"}}))
+            .0,
+        409
+    );
+    assert_eq!(
+        api.post(
+            "/group_types",
+            json!({"group_type": {"name": "x", "bogus": 1}})
+        )
+        .0,
+        400
+    );
+    let names = |q: &str| -> Vec<String> {
+        api.get(&format!("/group_types{q}")).1["group_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(""), ["default_group_type"], "public only by default");
+    assert_eq!(
+        names("?is_public=None&sort=name:desc"),
+        ["gt", "default_group_type"]
+    );
+    assert_eq!(names("?is_public=false"), ["gt"]);
+
+    let demo = env.login("demo", "demo").at("3.11");
+    assert_eq!(
+        demo.post("/group_types", json!({"group_type": {"name": "m"}}))
+            .0,
+        403
+    );
+    assert_eq!(
+        demo.get(&format!("/group_types/{gid}")).0,
+        404,
+        "private to members"
+    );
+    assert_eq!(demo.get(&format!("/group_types/{gid}/group_specs")).0, 403);
+
+    let p = format!("/group_types/{gid}/group_specs");
+    assert_eq!(
+        api.post(&p, json!({"group_specs": {"k2": "v2"}})),
+        (202, json!({"group_specs": {"k2": "v2"}}))
+    );
+    assert_eq!(
+        api.put(&format!("{p}/k2"), json!({"k2": "v3"})),
+        (200, json!({"k2": "v3"}))
+    );
+    assert_eq!(api.put(&format!("{p}/k2"), json!({"k1": "v3"})).0, 400);
+
+    let env = env.restart();
+    let api = env.admin().at("3.11");
+    assert_eq!(
+        api.get(&p).1,
+        json!({"group_specs": {"k1": "v1", "k2": "v3"}})
+    );
+    assert_eq!(api.delete(&format!("{p}/k1")).0, 202);
+    assert_eq!(api.get(&format!("{p}/k1")).0, 404);
+    let (code, body) = api.put(
+        &format!("/group_types/{gid}"),
+        json!({"group_type": {"name": "gt2", "description": "d"}}),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["group_type"]["description"], "d");
+    assert_eq!(api.delete(&format!("/group_types/{gid}")).0, 202);
+    assert_eq!(api.get(&format!("/group_types/{gid}")).0, 404);
+}

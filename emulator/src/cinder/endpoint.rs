@@ -101,6 +101,17 @@ endpoints! {
     EncryptionShowKey(id, key): GET "types/{id}/encryption/{key}" => "type.encryption.show_key", 0;
     EncryptionUpdate(id, key): PUT "types/{id}/encryption/{key}" => "type.encryption.update", 0;
     EncryptionDelete(id, key): DELETE "types/{id}/encryption/{key}" => "type.encryption.delete", 0;
+    GroupTypeList: GET "group_types" => "group_type.list", 11;
+    GroupTypeCreate: POST "group_types" => "group_type.create", 11;
+    GroupTypeDefault: GET "group_types/default" => "group_type.default", 11;
+    GroupTypeShow(id): GET "group_types/{id}" => "group_type.show", 11;
+    GroupTypeUpdate(id): PUT "group_types/{id}" => "group_type.update", 11;
+    GroupTypeDelete(id): DELETE "group_types/{id}" => "group_type.delete", 11;
+    GroupSpecsList(id): GET "group_types/{id}/group_specs" => "group_type.specs.list", 11;
+    GroupSpecsCreate(id): POST "group_types/{id}/group_specs" => "group_type.specs.create", 11;
+    GroupSpecShow(id, key): GET "group_types/{id}/group_specs/{key}" => "group_type.specs.show_key", 11;
+    GroupSpecUpdate(id, key): PUT "group_types/{id}/group_specs/{key}" => "group_type.specs.update_key", 11;
+    GroupSpecDelete(id, key): DELETE "group_types/{id}/group_specs/{key}" => "group_type.specs.delete_key", 11;
     ServiceList: GET "os-services" => "service.list", 0;
     ServiceEnable: PUT "os-services/enable" => "service.enable", 0;
     ServiceDisable: PUT "os-services/disable" => "service.disable", 0;
@@ -154,6 +165,7 @@ pub const COLLECTIONS: &[&str] = &[
     "os-availability-zone",
     "extensions",
     "os-services",
+    "group_types",
     "qos-specs",
     "scheduler-stats",
     "capabilities",
@@ -283,6 +295,34 @@ impl Endpoint {
                 (
                     Method::DELETE,
                     E::EncryptionDelete(id.to_string(), key.to_string()),
+                ),
+            ]),
+            ["group_types"] => pick(vec![
+                (Method::GET, E::GroupTypeList),
+                (Method::POST, E::GroupTypeCreate),
+            ]),
+            ["group_types", "default"] => pick(vec![(Method::GET, E::GroupTypeDefault)]),
+            ["group_types", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::GroupTypeShow(s(1))),
+                (Method::PUT, E::GroupTypeUpdate(s(1))),
+                (Method::DELETE, E::GroupTypeDelete(s(1))),
+            ]),
+            ["group_types", id, "group_specs"] => pick(vec![
+                (Method::GET, E::GroupSpecsList(id.to_string())),
+                (Method::POST, E::GroupSpecsCreate(id.to_string())),
+            ]),
+            ["group_types", id, "group_specs", key] if !key.is_empty() => pick(vec![
+                (
+                    Method::GET,
+                    E::GroupSpecShow(id.to_string(), key.to_string()),
+                ),
+                (
+                    Method::PUT,
+                    E::GroupSpecUpdate(id.to_string(), key.to_string()),
+                ),
+                (
+                    Method::DELETE,
+                    E::GroupSpecDelete(id.to_string(), key.to_string()),
                 ),
             ]),
             ["os-services"] => pick(vec![(Method::GET, E::ServiceList)]),

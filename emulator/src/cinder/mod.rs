@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod backends;
 pub mod encryption;
 pub mod endpoint;
+pub mod group_types;
 pub mod messages;
 pub mod microversion;
 pub mod misc;
@@ -378,6 +379,17 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::EncryptionShowKey(id, key) => encryption::show_key(&req, &id, &key).await,
         E::EncryptionUpdate(id, _) => encryption::update(&req, &id).await,
         E::EncryptionDelete(id, _) => encryption::delete(&req, &id).await,
+        E::GroupTypeList => group_types::list(&req).await,
+        E::GroupTypeCreate => group_types::create(&req).await,
+        E::GroupTypeDefault => group_types::show_default(&req).await,
+        E::GroupTypeShow(id) => group_types::show(&req, &id).await,
+        E::GroupTypeUpdate(id) => group_types::update(&req, &id).await,
+        E::GroupTypeDelete(id) => group_types::delete(&req, &id).await,
+        E::GroupSpecsList(id) => group_types::specs_list(&req, &id).await,
+        E::GroupSpecsCreate(id) => group_types::specs_create(&req, &id).await,
+        E::GroupSpecShow(id, k) => group_types::spec_show(&req, &id, &k).await,
+        E::GroupSpecUpdate(id, k) => group_types::spec_update(&req, &id, &k).await,
+        E::GroupSpecDelete(id, k) => group_types::spec_delete(&req, &id, &k).await,
         E::ServiceList => services::list(&req).await,
         E::ServiceEnable => services::update(&req, "enable").await,
         E::ServiceDisable => services::update(&req, "disable").await,

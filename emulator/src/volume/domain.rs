@@ -74,6 +74,7 @@ impl Domain {
                     qos_specs_id: None,
                 });
             }
+            super::group_types::seed(tx);
             Ok(())
         })?;
         self.store.set_meta("seeded", "1")

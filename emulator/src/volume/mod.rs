@@ -5,6 +5,7 @@ pub mod attach;
 pub mod domain;
 pub mod encryption;
 pub mod files;
+pub mod group_types;
 pub mod hooks;
 pub mod jobs;
 pub mod messages;
