@@ -375,6 +375,42 @@ fn routes() -> Vec<Route> {
             403,
             404,
         ),
+        r(Cinder, "GET", "/groups", None, 200, 200),
+        r(Cinder, "GET", "/groups/detail", None, 200, 200),
+        r(
+            Cinder,
+            "POST",
+            "/groups",
+            Some(
+                json!({"group": {"group_type": "00000000-0000-0000-0000-000000000000", "volume_types": ["{tid}"]}}),
+            ),
+            404,
+            404,
+        ),
+        r(
+            Cinder,
+            "GET",
+            "/groups/00000000-0000-0000-0000-000000000000",
+            None,
+            404,
+            404,
+        ),
+        r(
+            Cinder,
+            "PUT",
+            "/groups/00000000-0000-0000-0000-000000000000",
+            Some(json!({"group": {"name": "n"}})),
+            404,
+            404,
+        ),
+        r(
+            Cinder,
+            "POST",
+            "/groups/00000000-0000-0000-0000-000000000000/action",
+            Some(json!({"delete": {}})),
+            404,
+            404,
+        ),
         r(Cinder, "GET", "/os-services", None, 403, 200),
         r(
             Cinder,
@@ -642,8 +678,8 @@ fn routes() -> Vec<Route> {
         if route.path.starts_with("/volume-transfers") {
             route.mv = "3.57";
         }
-        if route.path.starts_with("/group_types") {
-            route.mv = "3.11";
+        if route.path.starts_with("/group") {
+            route.mv = "3.20";
         }
     }
     v

@@ -466,3 +466,116 @@ fn group_types_and_specs_need_3_11_admin_and_survive_a_restart() {
     assert_eq!(api.delete(&format!("/group_types/{gid}")).0, 202);
     assert_eq!(api.get(&format!("/group_types/{gid}")).0, 404);
 }
+
+#[test]
+fn groups_hold_volumes_update_membership_and_delete_with_them() {
+    let env = spawn_emulator();
+    let admin = env.admin().at("3.20");
+    let (_, gt) = admin.post("/group_types", json!({"group_type": {"name": "g"}}));
+    let gtid = gt["group_type"]["id"].as_str().unwrap().to_string();
+    let vt = new_type(&admin, "in-groups");
+    assert_eq!(
+        env.admin().at("3.12").get("/groups").0,
+        404,
+        "groups need 3.13"
+    );
+    let (code, body) = admin.post(
+        "/groups",
+        json!({"group": {"name": "g1", "group_type": gtid, "volume_types": [vt]}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let gid = body["group"]["id"].as_str().unwrap().to_string();
+    let (code, _) = admin.post(
+        "/groups",
+        json!({"group": {"group_type": gtid, "volume_types": []}}),
+    );
+    assert_eq!(code, 400);
+
+    let mk = |api: &Api| {
+        let (code, body) = api.post(
+            "/volumes",
+            json!({"volume": {"size": 1, "volume_type": vt, "group_id": gid}}),
+        );
+        assert_eq!(code, 202, "{body}");
+        assert_eq!(body["volume"]["group_id"], gid.as_str());
+        let id = body["volume"]["id"].as_str().unwrap().to_string();
+        api.wait_status(&id, "available");
+        id
+    };
+    let v1 = mk(&admin);
+    let v2 = mk(&admin);
+    let (code, _) = admin.post("/volumes", json!({"volume": {"size": 1, "group_id": gid}}));
+    assert_eq!(code, 400, "the default type is not among the group's types");
+    let demo = env.login("demo", "demo").at("3.20");
+    assert_eq!(
+        demo.get(&format!("/groups/{gid}")).0,
+        404,
+        "other projects don't see it"
+    );
+    assert_eq!(
+        demo.post(
+            &format!("/groups/{gid}/action"),
+            json!({"reset_status": {"status": "error"}})
+        )
+        .0,
+        403
+    );
+
+    let (code, _) = admin.put(
+        &format!("/groups/{gid}"),
+        json!({"group": {"name": "g2", "remove_volumes": v2}}),
+    );
+    assert_eq!(code, 202);
+    let shown = admin.at("3.25").get(&format!("/groups/{gid}")).1["group"].clone();
+    assert_eq!(
+        (shown["name"].clone(), shown["volumes"].clone()),
+        (json!("g2"), json!([v1]))
+    );
+    assert_eq!(
+        admin.get(&format!("/volumes/{v2}")).1["volume"]["group_id"],
+        Value::Null
+    );
+
+    let env = env.restart();
+    let admin = env.admin().at("3.20");
+    assert_eq!(
+        admin
+            .put(
+                &format!("/groups/{gid}"),
+                json!({"group": {"add_volumes": v2}})
+            )
+            .0,
+        202
+    );
+    let (code, body) = admin.post(
+        &format!("/groups/{gid}/action"),
+        json!({"delete": {"delete-volumes": false}}),
+    );
+    assert_eq!(code, 400, "still has volumes: {body}");
+    assert_eq!(
+        admin
+            .post(
+                &format!("/groups/{gid}/action"),
+                json!({"reset_status": {"status": "error"}})
+            )
+            .0,
+        202
+    );
+    assert_eq!(
+        admin.get(&format!("/groups/{gid}")).1["group"]["status"],
+        "error"
+    );
+    assert_eq!(
+        admin
+            .post(
+                &format!("/groups/{gid}/action"),
+                json!({"delete": {"delete-volumes": true}})
+            )
+            .0,
+        202
+    );
+    admin.wait_status(&v1, "deleted");
+    admin.wait_status(&v2, "deleted");
+    assert_eq!(admin.get(&format!("/groups/{gid}")).0, 404);
+    assert_eq!(admin.get("/groups/detail").1["groups"], json!([]));
+}

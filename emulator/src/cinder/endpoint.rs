@@ -112,6 +112,13 @@ endpoints! {
     GroupSpecShow(id, key): GET "group_types/{id}/group_specs/{key}" => "group_type.specs.show_key", 11;
     GroupSpecUpdate(id, key): PUT "group_types/{id}/group_specs/{key}" => "group_type.specs.update_key", 11;
     GroupSpecDelete(id, key): DELETE "group_types/{id}/group_specs/{key}" => "group_type.specs.delete_key", 11;
+    GroupList: GET "groups" => "group.list", 13;
+    GroupListDetail: GET "groups/detail" => "group.list_detail", 13;
+    GroupCreate: POST "groups" => "group.create", 13;
+    GroupShow(id): GET "groups/{id}" => "group.show", 13;
+    GroupUpdate(id): PUT "groups/{id}" => "group.update", 13;
+    /// `POST /groups/{id}/action`: `delete` or `reset_status` (3.20).
+    GroupAction(id): POST "groups/{id}/action" => "group.action", 13;
     ServiceList: GET "os-services" => "service.list", 0;
     ServiceEnable: PUT "os-services/enable" => "service.enable", 0;
     ServiceDisable: PUT "os-services/disable" => "service.disable", 0;
@@ -166,6 +173,7 @@ pub const COLLECTIONS: &[&str] = &[
     "extensions",
     "os-services",
     "group_types",
+    "groups",
     "qos-specs",
     "scheduler-stats",
     "capabilities",
@@ -325,6 +333,16 @@ impl Endpoint {
                     E::GroupSpecDelete(id.to_string(), key.to_string()),
                 ),
             ]),
+            ["groups"] => pick(vec![
+                (Method::GET, E::GroupList),
+                (Method::POST, E::GroupCreate),
+            ]),
+            ["groups", "detail"] => pick(vec![(Method::GET, E::GroupListDetail)]),
+            ["groups", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::GroupShow(s(1))),
+                (Method::PUT, E::GroupUpdate(s(1))),
+            ]),
+            ["groups", id, "action"] => pick(vec![(Method::POST, E::GroupAction(id.to_string()))]),
             ["os-services"] => pick(vec![(Method::GET, E::ServiceList)]),
             ["os-services", "enable"] => pick(vec![(Method::PUT, E::ServiceEnable)]),
             ["os-services", "disable"] => pick(vec![(Method::PUT, E::ServiceDisable)]),

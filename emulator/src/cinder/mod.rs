@@ -8,6 +8,7 @@ pub mod backends;
 pub mod encryption;
 pub mod endpoint;
 pub mod group_types;
+pub mod groups;
 pub mod messages;
 pub mod microversion;
 pub mod misc;
@@ -390,6 +391,12 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::GroupSpecShow(id, k) => group_types::spec_show(&req, &id, &k).await,
         E::GroupSpecUpdate(id, k) => group_types::spec_update(&req, &id, &k).await,
         E::GroupSpecDelete(id, k) => group_types::spec_delete(&req, &id, &k).await,
+        E::GroupList => groups::list(&req, false).await,
+        E::GroupListDetail => groups::list(&req, true).await,
+        E::GroupCreate => groups::create(&req).await,
+        E::GroupShow(id) => groups::show(&req, &id).await,
+        E::GroupUpdate(id) => groups::update(&req, &id).await,
+        E::GroupAction(id) => groups::action(&req, &id).await,
         E::ServiceList => services::list(&req).await,
         E::ServiceEnable => services::update(&req, "enable").await,
         E::ServiceDisable => services::update(&req, "disable").await,

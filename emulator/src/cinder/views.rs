@@ -82,7 +82,7 @@ pub fn volume(req: &Req, state: &State, v: &Volume, view: VolumeView) -> Value {
         o["migration_status"] = json!(v.migration_status);
     }
     if mv.at_least(13) {
-        o["group_id"] = Value::Null;
+        o["group_id"] = json!(v.group_id.map(|g| g.to_string()));
     }
     if mv.at_least(21) && admin {
         o["provider_id"] = Value::Null;

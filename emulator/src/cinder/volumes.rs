@@ -135,11 +135,7 @@ const CREATE_KEYS: &[&str] = &[
 /// image is refused as not emulated.
 fn check_sources(req: &Req, body: &Map<String, Value>) -> Result<(), ApiError> {
     let given = |key: &str| body.get(key).filter(|v| !v.is_null());
-    for (key, what) in [
-        ("snapshot_id", "Snapshot"),
-        ("backup_id", "Backup"),
-        ("group_id", "Group"),
-    ] {
+    for (key, what) in [("snapshot_id", "Snapshot"), ("backup_id", "Backup")] {
         if let Some(v) = given(key) {
             let id = v.as_str().map(str::to_string).unwrap_or_else(|| py_repr(v));
             return Err(ApiError::not_found(format!(
@@ -206,6 +202,11 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
         metadata: field_metadata(&body, "metadata")?.unwrap_or_default(),
         availability_zone: field_str(&body, "availability_zone", 255)?,
         bootable: false,
+        group_id: if req.mv.at_least(13) {
+            field_str(&body, "group_id", 255)?
+        } else {
+            None
+        },
     };
     let v = req.app.domain.create_volume(req.caller.clone(), cv).await?;
     Ok((

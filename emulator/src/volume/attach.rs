@@ -452,6 +452,7 @@ mod tests {
             admin_metadata: BTreeMap::new(),
             migration_status: None,
             host: None,
+            group_id: None,
             created_at: now(),
             updated_at: None,
         }

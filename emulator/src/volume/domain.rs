@@ -122,6 +122,22 @@ impl Domain {
         Ok(())
     }
 
+    /// `POST /groups/{id}/action` `delete`: the group gone, its volumes deleting.
+    pub async fn delete_group(
+        &self,
+        caller: Caller,
+        raw: String,
+        delete_volumes: bool,
+    ) -> Result<(), ApiError> {
+        let vols = self
+            .write(move |tx| super::groups::delete(tx, &caller, &raw, delete_volumes))
+            .await?;
+        for id in vols {
+            jobs::spawn(self, id, Job::Delete);
+        }
+        Ok(())
+    }
+
     /// `os-extend`: `extending`, and the job started.
     pub async fn extend_volume(
         &self,

@@ -6,6 +6,7 @@ pub mod domain;
 pub mod encryption;
 pub mod files;
 pub mod group_types;
+pub mod groups;
 pub mod hooks;
 pub mod jobs;
 pub mod messages;

@@ -41,6 +41,9 @@ pub struct Volume {
     /// `host@backend#pool` chosen by the scheduler; None when no backend qualified.
     #[serde(default)]
     pub host: Option<String>,
+    /// The generic volume group it belongs to.
+    #[serde(default)]
+    pub group_id: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: Timestamp,
     #[serde(with = "time::serde::rfc3339::option")]

@@ -56,6 +56,8 @@ pub struct CreateVolume {
     pub metadata: BTreeMap<String, String>,
     pub availability_zone: Option<String>,
     pub bootable: bool,
+    /// `group_id` (3.13): the group to create it in.
+    pub group_id: Option<String>,
 }
 
 pub use super::types::{default_type, find as find_type};
@@ -81,6 +83,10 @@ pub fn create(
         )));
     }
     check_quota(tx, world, &caller.project_id, &vtype.name, 1, req.size_gb)?;
+    let group_id = match &req.group_id {
+        Some(g) => Some(super::groups::admit(tx, caller, g, vtype.id)?),
+        None => None,
+    };
     let host = schedule(tx, world, &vtype.extra_specs, req.size_gb);
     let seq = tx.next_seq();
     let v = Volume {
@@ -100,6 +106,7 @@ pub fn create(
         admin_metadata: BTreeMap::new(),
         migration_status: None,
         host,
+        group_id,
         created_at: now(),
         updated_at: None,
     };

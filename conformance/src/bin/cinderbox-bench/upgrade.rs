@@ -56,6 +56,7 @@ fn seed_volumes(emu: &Emulator, n: usize) -> anyhow::Result<Vec<String>> {
                         metadata: Default::default(),
                         availability_zone: None,
                         bootable: false,
+                        group_id: None,
                     },
                 )?;
                 ops::apply(&mut v, VolumeEvent::CreateSucceeded)
