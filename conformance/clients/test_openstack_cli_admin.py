@@ -43,7 +43,9 @@ def _():
 def _():
     pools = osc("volume", "backend", "pool", "list", "--long", "-f", "json")
     assert [p["Name"] for p in pools] == ["cinderbox@local#local"], pools
-    assert pools[0]["Protocol"] == "local" and pools[0]["Vendor"] == "cinderbox", pools
+    caps = pools[0]["Capabilities"]
+    assert caps["storage_protocol"] == "local" and caps["vendor_name"] == "cinderbox", pools
+    assert caps["total_capacity_gb"] == 10000, pools
 
 
 @check("cli volume qos create --property, set, associate")
