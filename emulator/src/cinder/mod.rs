@@ -19,6 +19,7 @@ pub mod services;
 pub mod transfers;
 pub mod types;
 pub mod views;
+pub mod volume_list;
 pub mod volumes;
 
 use std::sync::Arc;
@@ -334,8 +335,8 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
     use Endpoint as E;
     match endpoint {
         E::Versions => Ok(Json(versions_doc(&req.app)).into_response()),
-        E::VolumeList => volumes::list(&req, false).await,
-        E::VolumeListDetail => volumes::list(&req, true).await,
+        E::VolumeList => volume_list::list(&req, false).await,
+        E::VolumeListDetail => volume_list::list(&req, true).await,
         E::VolumeCreate => volumes::create(&req).await,
         E::VolumeSummary => volumes::summary(&req).await,
         E::VolumeShow(id) => volumes::show(&req, &id).await,

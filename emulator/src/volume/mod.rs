@@ -19,4 +19,5 @@ pub mod services;
 pub mod status;
 pub mod store;
 pub mod transfers;
+pub mod transition;
 pub mod types;
