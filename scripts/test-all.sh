@@ -3,7 +3,8 @@
 # conformance tests; no network), then upstream glance_store through its adapter (which
 # installs its venv from PyPI), then real
 # OpenStack clients (openstack CLI, cinderclient, openstacksdk) against the release
-# emulator, then the benchmark's quick smoke run. Installs what it needs (Python
+# emulator (after upstream Tempest's tempest.api.volume, scripts/tempest.sh), then the
+# benchmark's quick smoke run. Installs what it needs (Python
 # virtual environments) by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ cargo test -p cinderbox-conformance --features upstream-python --locked \
 
 echo "== release build (emulator for the clients, benchmark)"
 cargo build --release --workspace --locked
+
+echo "== upstream Tempest (tempest.api.volume) against the release emulator"
+bash scripts/tempest.sh
 
 echo "== benchmark smoke run (--quick; numbers are reported, never asserted)"
 target/release/cinderbox-bench --quick --out target/bench-quick.json

@@ -52,6 +52,8 @@ struct RawWorld {
     users: Vec<RawUser>,
     #[serde(default)]
     volume_types: Vec<RawVolumeType>,
+    #[serde(default)]
+    backends: Vec<crate::topology::RawBackend>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -239,6 +241,8 @@ pub struct World {
     pub projects: Vec<Project>,
     pub users: Vec<User>,
     pub volume_types: Vec<TypeSeed>,
+    /// The `cinder-volume` backends; never empty.
+    pub backends: Vec<crate::topology::Backend>,
 }
 
 impl World {
@@ -466,7 +470,19 @@ fn validate(raw: RawWorld, path: &str) -> Result<World, ConfigError> {
         ));
     }
 
+    let raw_backends = if raw.backends.is_empty() {
+        vec![crate::topology::RawBackend::default_local()]
+    } else {
+        raw.backends
+    };
+    let backends =
+        crate::topology::validate(raw_backends).map_err(|(key, message)| ConfigError::Invalid {
+            path: path.to_string(),
+            key,
+            message,
+        })?;
     Ok(World {
+        backends,
         region: raw.region.unwrap_or_else(|| "RegionOne".into()),
         availability_zone: raw.availability_zone.unwrap_or_else(|| "nova".into()),
         token_lifetime: Duration::from_secs(token_lifetime_s),

@@ -11,6 +11,7 @@ pub mod keystone;
 pub mod reqlog;
 pub mod testing;
 pub mod timefmt;
+pub mod topology;
 pub mod volume;
 
 use std::future::Future;

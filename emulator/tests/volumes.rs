@@ -615,7 +615,7 @@ fn volume_types_list_show_default_extra_specs_and_access() {
 
     let (code, created) = admin.post(
         "/types",
-        json!({"volume_type": {"name": "private", "os-volume-type-access:is_public": false, "extra_specs": {"volume_backend_name": "x", "multiattach": "<is> True"}}}),
+        json!({"volume_type": {"name": "private", "os-volume-type-access:is_public": false, "extra_specs": {"volume_backend_name": "local", "multiattach": "<is> True"}}}),
     );
     assert_eq!(code, 200, "{created}");
     let pid = created["volume_type"]["id"].as_str().unwrap().to_string();

@@ -96,6 +96,67 @@ endpoints! {
     QuotaDelete(project): DELETE "os-quota-sets/{project}" => "quota.delete", 0;
     AvailabilityZones: GET "os-availability-zone" => "availability_zone.list", 0;
     Extensions: GET "extensions" => "extension.list", 0;
+    EncryptionShow(id): GET "types/{id}/encryption" => "type.encryption.show", 0;
+    EncryptionCreate(id): POST "types/{id}/encryption" => "type.encryption.create", 0;
+    EncryptionShowKey(id, key): GET "types/{id}/encryption/{key}" => "type.encryption.show_key", 0;
+    EncryptionUpdate(id, key): PUT "types/{id}/encryption/{key}" => "type.encryption.update", 0;
+    EncryptionDelete(id, key): DELETE "types/{id}/encryption/{key}" => "type.encryption.delete", 0;
+    GroupTypeList: GET "group_types" => "group_type.list", 11;
+    GroupTypeCreate: POST "group_types" => "group_type.create", 11;
+    GroupTypeDefault: GET "group_types/default" => "group_type.default", 11;
+    GroupTypeShow(id): GET "group_types/{id}" => "group_type.show", 11;
+    GroupTypeUpdate(id): PUT "group_types/{id}" => "group_type.update", 11;
+    GroupTypeDelete(id): DELETE "group_types/{id}" => "group_type.delete", 11;
+    GroupSpecsList(id): GET "group_types/{id}/group_specs" => "group_type.specs.list", 11;
+    GroupSpecsCreate(id): POST "group_types/{id}/group_specs" => "group_type.specs.create", 11;
+    GroupSpecShow(id, key): GET "group_types/{id}/group_specs/{key}" => "group_type.specs.show_key", 11;
+    GroupSpecUpdate(id, key): PUT "group_types/{id}/group_specs/{key}" => "group_type.specs.update_key", 11;
+    GroupSpecDelete(id, key): DELETE "group_types/{id}/group_specs/{key}" => "group_type.specs.delete_key", 11;
+    GroupList: GET "groups" => "group.list", 13;
+    GroupListDetail: GET "groups/detail" => "group.list_detail", 13;
+    GroupCreate: POST "groups" => "group.create", 13;
+    GroupShow(id): GET "groups/{id}" => "group.show", 13;
+    GroupUpdate(id): PUT "groups/{id}" => "group.update", 13;
+    /// `POST /groups/{id}/action`: `delete` or `reset_status` (3.20).
+    GroupAction(id): POST "groups/{id}/action" => "group.action", 13;
+    ServiceList: GET "os-services" => "service.list", 0;
+    ServiceEnable: PUT "os-services/enable" => "service.enable", 0;
+    ServiceDisable: PUT "os-services/disable" => "service.disable", 0;
+    ServiceDisableLogReason: PUT "os-services/disable-log-reason" => "service.disable_log_reason", 0;
+    ServiceFreeze: PUT "os-services/freeze" => "service.freeze", 0;
+    ServiceThaw: PUT "os-services/thaw" => "service.thaw", 0;
+    /// Any other `PUT /os-services/{action}`: Cinder's "Unknown action".
+    ServiceUpdate(action): PUT "os-services/{action}" => "service.update", 0;
+    QosList: GET "qos-specs" => "qos.list", 0;
+    QosCreate: POST "qos-specs" => "qos.create", 0;
+    QosShow(id): GET "qos-specs/{id}" => "qos.show", 0;
+    QosSetKeys(id): PUT "qos-specs/{id}" => "qos.set_keys", 0;
+    QosDelete(id): DELETE "qos-specs/{id}" => "qos.delete", 0;
+    QosUnsetKeys(id): PUT "qos-specs/{id}/delete_keys" => "qos.unset_keys", 0;
+    QosAssociations(id): GET "qos-specs/{id}/associations" => "qos.associations", 0;
+    QosAssociate(id): GET "qos-specs/{id}/associate" => "qos.associate", 0;
+    QosDisassociate(id): GET "qos-specs/{id}/disassociate" => "qos.disassociate", 0;
+    QosDisassociateAll(id): GET "qos-specs/{id}/disassociate_all" => "qos.disassociate_all", 0;
+    PoolList: GET "scheduler-stats/get_pools" => "pool.list", 0;
+    Capabilities(host): GET "capabilities/{host}" => "capabilities.show", 0;
+    HostList: GET "os-hosts" => "host.list", 0;
+    HostShow(host): GET "os-hosts/{host}" => "host.show", 0;
+    TransferList: GET "os-volume-transfer" => "transfer.list", 0;
+    TransferListDetail: GET "os-volume-transfer/detail" => "transfer.list_detail", 0;
+    TransferCreate: POST "os-volume-transfer" => "transfer.create", 0;
+    TransferShow(id): GET "os-volume-transfer/{id}" => "transfer.show", 0;
+    TransferDelete(id): DELETE "os-volume-transfer/{id}" => "transfer.delete", 0;
+    TransferAccept(id): POST "os-volume-transfer/{id}/accept" => "transfer.accept", 0;
+    /// The 3.55 transfers API: the same transfers under `/volume-transfers`.
+    VolumeTransferList: GET "volume-transfers" => "volume_transfer.list", 55;
+    VolumeTransferListDetail: GET "volume-transfers/detail" => "volume_transfer.list_detail", 55;
+    VolumeTransferCreate: POST "volume-transfers" => "volume_transfer.create", 55;
+    VolumeTransferShow(id): GET "volume-transfers/{id}" => "volume_transfer.show", 55;
+    VolumeTransferDelete(id): DELETE "volume-transfers/{id}" => "volume_transfer.delete", 55;
+    VolumeTransferAccept(id): POST "volume-transfers/{id}/accept" => "volume_transfer.accept", 55;
+    MessageList: GET "messages" => "message.list", 3;
+    MessageShow(id): GET "messages/{id}" => "message.show", 3;
+    MessageDelete(id): DELETE "messages/{id}" => "message.delete", 3;
 }
 
 /// The catalogue's operation for `POST /volumes/{id}/action`, completed by the action.
@@ -110,6 +171,16 @@ pub const COLLECTIONS: &[&str] = &[
     "os-quota-sets",
     "os-availability-zone",
     "extensions",
+    "os-services",
+    "group_types",
+    "groups",
+    "qos-specs",
+    "scheduler-stats",
+    "capabilities",
+    "os-hosts",
+    "os-volume-transfer",
+    "volume-transfers",
+    "messages",
 ];
 
 fn not_found() -> ApiError {
@@ -216,6 +287,135 @@ impl Endpoint {
             }
             ["os-availability-zone"] => pick(vec![(Method::GET, E::AvailabilityZones)]),
             ["extensions"] => pick(vec![(Method::GET, E::Extensions)]),
+            ["types", id, "encryption"] => pick(vec![
+                (Method::GET, E::EncryptionShow(id.to_string())),
+                (Method::POST, E::EncryptionCreate(id.to_string())),
+            ]),
+            ["types", id, "encryption", key] if !key.is_empty() => pick(vec![
+                (
+                    Method::GET,
+                    E::EncryptionShowKey(id.to_string(), key.to_string()),
+                ),
+                (
+                    Method::PUT,
+                    E::EncryptionUpdate(id.to_string(), key.to_string()),
+                ),
+                (
+                    Method::DELETE,
+                    E::EncryptionDelete(id.to_string(), key.to_string()),
+                ),
+            ]),
+            ["group_types"] => pick(vec![
+                (Method::GET, E::GroupTypeList),
+                (Method::POST, E::GroupTypeCreate),
+            ]),
+            ["group_types", "default"] => pick(vec![(Method::GET, E::GroupTypeDefault)]),
+            ["group_types", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::GroupTypeShow(s(1))),
+                (Method::PUT, E::GroupTypeUpdate(s(1))),
+                (Method::DELETE, E::GroupTypeDelete(s(1))),
+            ]),
+            ["group_types", id, "group_specs"] => pick(vec![
+                (Method::GET, E::GroupSpecsList(id.to_string())),
+                (Method::POST, E::GroupSpecsCreate(id.to_string())),
+            ]),
+            ["group_types", id, "group_specs", key] if !key.is_empty() => pick(vec![
+                (
+                    Method::GET,
+                    E::GroupSpecShow(id.to_string(), key.to_string()),
+                ),
+                (
+                    Method::PUT,
+                    E::GroupSpecUpdate(id.to_string(), key.to_string()),
+                ),
+                (
+                    Method::DELETE,
+                    E::GroupSpecDelete(id.to_string(), key.to_string()),
+                ),
+            ]),
+            ["groups"] => pick(vec![
+                (Method::GET, E::GroupList),
+                (Method::POST, E::GroupCreate),
+            ]),
+            ["groups", "detail"] => pick(vec![(Method::GET, E::GroupListDetail)]),
+            ["groups", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::GroupShow(s(1))),
+                (Method::PUT, E::GroupUpdate(s(1))),
+            ]),
+            ["groups", id, "action"] => pick(vec![(Method::POST, E::GroupAction(id.to_string()))]),
+            ["os-services"] => pick(vec![(Method::GET, E::ServiceList)]),
+            ["os-services", "enable"] => pick(vec![(Method::PUT, E::ServiceEnable)]),
+            ["os-services", "disable"] => pick(vec![(Method::PUT, E::ServiceDisable)]),
+            ["os-services", "disable-log-reason"] => {
+                pick(vec![(Method::PUT, E::ServiceDisableLogReason)])
+            }
+            ["os-services", "freeze"] => pick(vec![(Method::PUT, E::ServiceFreeze)]),
+            ["os-services", "thaw"] => pick(vec![(Method::PUT, E::ServiceThaw)]),
+            ["os-services", action] if !action.is_empty() => {
+                pick(vec![(Method::PUT, E::ServiceUpdate(s(1)))])
+            }
+            ["qos-specs"] => pick(vec![
+                (Method::GET, E::QosList),
+                (Method::POST, E::QosCreate),
+            ]),
+            ["qos-specs", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::QosShow(s(1))),
+                (Method::PUT, E::QosSetKeys(s(1))),
+                (Method::DELETE, E::QosDelete(s(1))),
+            ]),
+            ["qos-specs", id, "delete_keys"] => {
+                pick(vec![(Method::PUT, E::QosUnsetKeys(id.to_string()))])
+            }
+            ["qos-specs", id, "associations"] => {
+                pick(vec![(Method::GET, E::QosAssociations(id.to_string()))])
+            }
+            ["qos-specs", id, "associate"] => {
+                pick(vec![(Method::GET, E::QosAssociate(id.to_string()))])
+            }
+            ["qos-specs", id, "disassociate"] => {
+                pick(vec![(Method::GET, E::QosDisassociate(id.to_string()))])
+            }
+            ["qos-specs", id, "disassociate_all"] => {
+                pick(vec![(Method::GET, E::QosDisassociateAll(id.to_string()))])
+            }
+            ["scheduler-stats", "get_pools"] => pick(vec![(Method::GET, E::PoolList)]),
+            ["capabilities", host] if !host.is_empty() => {
+                pick(vec![(Method::GET, E::Capabilities(s(1)))])
+            }
+            ["os-hosts"] => pick(vec![(Method::GET, E::HostList)]),
+            ["os-hosts", host] if !host.is_empty() => pick(vec![(Method::GET, E::HostShow(s(1)))]),
+            ["os-volume-transfer"] => pick(vec![
+                (Method::GET, E::TransferList),
+                (Method::POST, E::TransferCreate),
+            ]),
+            ["os-volume-transfer", "detail"] => pick(vec![(Method::GET, E::TransferListDetail)]),
+            ["os-volume-transfer", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::TransferShow(s(1))),
+                (Method::DELETE, E::TransferDelete(s(1))),
+            ]),
+            ["os-volume-transfer", id, "accept"] => {
+                pick(vec![(Method::POST, E::TransferAccept(id.to_string()))])
+            }
+            ["volume-transfers"] => pick(vec![
+                (Method::GET, E::VolumeTransferList),
+                (Method::POST, E::VolumeTransferCreate),
+            ]),
+            ["volume-transfers", "detail"] => {
+                pick(vec![(Method::GET, E::VolumeTransferListDetail)])
+            }
+            ["volume-transfers", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::VolumeTransferShow(s(1))),
+                (Method::DELETE, E::VolumeTransferDelete(s(1))),
+            ]),
+            ["volume-transfers", id, "accept"] => pick(vec![(
+                Method::POST,
+                E::VolumeTransferAccept(id.to_string()),
+            )]),
+            ["messages"] => pick(vec![(Method::GET, E::MessageList)]),
+            ["messages", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::MessageShow(s(1))),
+                (Method::DELETE, E::MessageDelete(s(1))),
+            ]),
             _ => Err(not_found()),
         }
     }
@@ -317,6 +517,21 @@ mod tests {
             "os-quota-sets/p/defaults",
             Ok("quota.defaults"),
         );
+        check(Method::PUT, "os-services/freeze", Ok("service.freeze"));
+        check(Method::PUT, "os-services/other", Ok("service.update"));
+        check(Method::GET, "qos-specs/q/associate", Ok("qos.associate"));
+        check(
+            Method::POST,
+            "volume-transfers/t/accept",
+            Ok("volume_transfer.accept"),
+        );
+        check(
+            Method::GET,
+            "os-volume-transfer/detail",
+            Ok("transfer.list_detail"),
+        );
+        check(Method::DELETE, "messages/m", Ok("message.delete"));
+        check(Method::POST, "os-hosts", Err(405));
         check(Method::GET, "nothing/here", Err(404));
         check(Method::GET, "volumes/a/b/c/d", Err(404));
     }

@@ -14,8 +14,26 @@ pub async fn availability_zones(req: &Req) -> Result<Response, ApiError> {
     .into_response())
 }
 
-/// The extensions real clients look for (Tempest wants "Hosts" among them).
+/// The extensions whose APIs the emulator has (Tempest wants "Hosts" among them).
 const EXTENSIONS: &[(&str, &str, &str)] = &[
+    ("Services", "os-services", "Services support."),
+    (
+        "ExtendedServices",
+        "os-extended-services",
+        "Extended services support.",
+    ),
+    ("Qos_specs_manage", "qos-specs", "QoS specs support."),
+    (
+        "VolumeTransfer",
+        "os-volume-transfer",
+        "Volume transfer management support.",
+    ),
+    (
+        "Scheduler_stats",
+        "scheduler-stats",
+        "Scheduler stats support.",
+    ),
+    ("Capabilities", "capabilities", "Capabilities support."),
     (
         "AvailabilityZones",
         "os-availability-zone",

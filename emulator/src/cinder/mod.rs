@@ -4,11 +4,19 @@
 
 pub mod actions;
 pub mod attachments;
+pub mod backends;
+pub mod encryption;
 pub mod endpoint;
+pub mod group_types;
+pub mod groups;
+pub mod messages;
 pub mod microversion;
 pub mod misc;
 pub mod params;
+pub mod qos;
 pub mod quotas;
+pub mod services;
+pub mod transfers;
 pub mod types;
 pub mod views;
 pub mod volume_list;
@@ -368,5 +376,59 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::QuotaDelete(pid) => quotas::delete(&req, &pid).await,
         E::AvailabilityZones => misc::availability_zones(&req).await,
         E::Extensions => misc::extensions(&req).await,
+        E::EncryptionShow(id) => encryption::show(&req, &id).await,
+        E::EncryptionCreate(id) => encryption::create(&req, &id).await,
+        E::EncryptionShowKey(id, key) => encryption::show_key(&req, &id, &key).await,
+        E::EncryptionUpdate(id, _) => encryption::update(&req, &id).await,
+        E::EncryptionDelete(id, _) => encryption::delete(&req, &id).await,
+        E::GroupTypeList => group_types::list(&req).await,
+        E::GroupTypeCreate => group_types::create(&req).await,
+        E::GroupTypeDefault => group_types::show_default(&req).await,
+        E::GroupTypeShow(id) => group_types::show(&req, &id).await,
+        E::GroupTypeUpdate(id) => group_types::update(&req, &id).await,
+        E::GroupTypeDelete(id) => group_types::delete(&req, &id).await,
+        E::GroupSpecsList(id) => group_types::specs_list(&req, &id).await,
+        E::GroupSpecsCreate(id) => group_types::specs_create(&req, &id).await,
+        E::GroupSpecShow(id, k) => group_types::spec_show(&req, &id, &k).await,
+        E::GroupSpecUpdate(id, k) => group_types::spec_update(&req, &id, &k).await,
+        E::GroupSpecDelete(id, k) => group_types::spec_delete(&req, &id, &k).await,
+        E::GroupList => groups::list(&req, false).await,
+        E::GroupListDetail => groups::list(&req, true).await,
+        E::GroupCreate => groups::create(&req).await,
+        E::GroupShow(id) => groups::show(&req, &id).await,
+        E::GroupUpdate(id) => groups::update(&req, &id).await,
+        E::GroupAction(id) => groups::action(&req, &id).await,
+        E::ServiceList => services::list(&req).await,
+        E::ServiceEnable => services::update(&req, "enable").await,
+        E::ServiceDisable => services::update(&req, "disable").await,
+        E::ServiceDisableLogReason => services::update(&req, "disable-log-reason").await,
+        E::ServiceFreeze => services::update(&req, "freeze").await,
+        E::ServiceThaw => services::update(&req, "thaw").await,
+        E::ServiceUpdate(action) => services::update(&req, &action).await,
+        E::QosList => qos::list(&req).await,
+        E::QosCreate => qos::create(&req).await,
+        E::QosShow(id) => qos::show(&req, &id).await,
+        E::QosSetKeys(id) => qos::set_keys(&req, &id).await,
+        E::QosDelete(id) => qos::delete(&req, &id).await,
+        E::QosUnsetKeys(id) => qos::unset_keys(&req, &id).await,
+        E::QosAssociations(id) => qos::associations(&req, &id).await,
+        E::QosAssociate(id) => qos::associate(&req, &id, qos::Association::Associate).await,
+        E::QosDisassociate(id) => qos::associate(&req, &id, qos::Association::Disassociate).await,
+        E::QosDisassociateAll(id) => {
+            qos::associate(&req, &id, qos::Association::DisassociateAll).await
+        }
+        E::PoolList => backends::get_pools(&req).await,
+        E::Capabilities(host) => backends::capabilities(&req, &host).await,
+        E::HostList => backends::hosts_list(&req).await,
+        E::HostShow(host) => backends::host_show(&req, &host).await,
+        E::TransferList | E::VolumeTransferList => transfers::list(&req, false).await,
+        E::TransferListDetail | E::VolumeTransferListDetail => transfers::list(&req, true).await,
+        E::TransferCreate | E::VolumeTransferCreate => transfers::create(&req).await,
+        E::TransferShow(id) | E::VolumeTransferShow(id) => transfers::show(&req, &id).await,
+        E::TransferDelete(id) | E::VolumeTransferDelete(id) => transfers::delete(&req, &id).await,
+        E::TransferAccept(id) | E::VolumeTransferAccept(id) => transfers::accept(&req, &id).await,
+        E::MessageList => messages::list(&req).await,
+        E::MessageShow(id) => messages::show(&req, &id).await,
+        E::MessageDelete(id) => messages::delete(&req, &id).await,
     }
 }

@@ -8,14 +8,15 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::params;
-use super::views::{self, py_repr};
+use super::views::{self, py_repr, TypeView};
 use super::Req;
 use crate::error::ApiError;
 use crate::volume::model::VolumeType;
 
 use crate::volume::types::{self, not_found as type_not_found, SpecChange, TypeUpdate};
 
-/// A type the caller may see, by id (names are accepted too, as Cinder does).
+/// A type the caller may see, by id only: Cinder 29 answers 404 for a name here
+/// (clients then list and filter).
 fn visible_type(req: &Req, raw: &str) -> Result<VolumeType, ApiError> {
     req.app
         .domain
@@ -24,7 +25,6 @@ fn visible_type(req: &Req, raw: &str) -> Result<VolumeType, ApiError> {
             Uuid::parse_str(raw)
                 .ok()
                 .and_then(|id| s.types.get(&id))
-                .or_else(|| s.type_by_name(raw))
                 .cloned()
         })
         .filter(|t| t.visible_to(&req.caller.project_id, req.caller.is_admin))
@@ -52,7 +52,7 @@ pub async fn list(req: &Req) -> Result<Response, ApiError> {
             .collect();
         ts.sort_by(|a, b| a.name.cmp(&b.name));
         ts.into_iter()
-            .map(|t| views::volume_type(req, t, true))
+            .map(|t| views::volume_type(req, t, TypeView::Show))
             .collect()
     });
     Ok(Json(json!({ "volume_types": types })).into_response())
@@ -60,7 +60,7 @@ pub async fn list(req: &Req) -> Result<Response, ApiError> {
 
 pub async fn show(req: &Req, raw: &str) -> Result<Response, ApiError> {
     let t = visible_type(req, raw)?;
-    Ok(Json(json!({ "volume_type": views::volume_type(req, &t, true) })).into_response())
+    Ok(Json(json!({ "volume_type": views::volume_type(req, &t, TypeView::Show) })).into_response())
 }
 
 pub async fn show_default(req: &Req) -> Result<Response, ApiError> {
@@ -70,7 +70,10 @@ pub async fn show_default(req: &Req) -> Result<Response, ApiError> {
         .domain
         .store
         .view(|tx| types::default_type(tx, &world).cloned())?;
-    Ok(Json(json!({ "volume_type": views::volume_type(req, &t, false) })).into_response())
+    Ok(
+        Json(json!({ "volume_type": views::volume_type(req, &t, TypeView::Default) }))
+            .into_response(),
+    )
 }
 
 fn specs_from(v: Option<&Value>) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
@@ -143,9 +146,29 @@ fn bool_field(v: Option<&Value>, field: &str) -> Result<Option<bool>, ApiError> 
     }
 }
 
+/// Cinder's `additionalProperties: False` on the `volume_type` object.
+fn refuse_unknown_keys(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
+    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(extra) => Err(ApiError::bad_request(format!(
+            "Invalid input for field/attribute volume_type. Value: {}. Additional properties are not allowed ('{extra}' was unexpected)",
+            py_repr(&Value::Object(body.clone()))
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub async fn create(req: &Req) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:types_manage")?;
     let body = req.json_object("volume_type")?;
+    refuse_unknown_keys(
+        &body,
+        &[
+            "name",
+            "description",
+            "extra_specs",
+            "os-volume-type-access:is_public",
+        ],
+    )?;
     let name = name_field(&body, true)?.expect("required");
     let description = match body.get("description") {
         None | Some(Value::Null) => None,
@@ -158,9 +181,8 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
             ))
         }
     };
-    let is_public = bool_field(body.get("os-volume-type-access:is_public"), "is_public")?
-        .or(bool_field(body.get("is_public"), "is_public")?)
-        .unwrap_or(true);
+    let is_public =
+        bool_field(body.get("os-volume-type-access:is_public"), "is_public")?.unwrap_or(true);
     let extra_specs = specs_from(body.get("extra_specs"))?;
     let t = VolumeType {
         id: Uuid::new_v4(),
@@ -169,15 +191,20 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
         is_public,
         extra_specs,
         access: Default::default(),
+        qos_specs_id: None,
     };
     let t = req.app.domain.write(move |tx| types::create(tx, t)).await?;
-    Ok(Json(json!({ "volume_type": views::volume_type(req, &t, true) })).into_response())
+    Ok(
+        Json(json!({ "volume_type": views::volume_type(req, &t, TypeView::Create) }))
+            .into_response(),
+    )
 }
 
 pub async fn update(req: &Req, raw: &str) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:types_manage")?;
     let id = types::parse_id(raw)?;
     let body = req.json_object("volume_type")?;
+    refuse_unknown_keys(&body, &["name", "description", "is_public"])?;
     let name = name_field(&body, false)?;
     let description = match body.get("description") {
         None => None,
@@ -207,7 +234,10 @@ pub async fn update(req: &Req, raw: &str) -> Result<Response, ApiError> {
         .domain
         .write(move |tx| types::update(tx, id, change))
         .await?;
-    Ok(Json(json!({ "volume_type": views::volume_type(req, &t, false) })).into_response())
+    Ok(
+        Json(json!({ "volume_type": views::volume_type(req, &t, TypeView::Update) }))
+            .into_response(),
+    )
 }
 
 pub async fn delete(req: &Req, raw: &str) -> Result<Response, ApiError> {
@@ -223,7 +253,7 @@ pub async fn delete(req: &Req, raw: &str) -> Result<Response, ApiError> {
 
 pub async fn extra_specs_show(req: &Req, raw: &str) -> Result<Response, ApiError> {
     let t = visible_type(req, raw)?;
-    let shown = views::volume_type(req, &t, false);
+    let shown = views::volume_type(req, &t, TypeView::Update);
     Ok(Json(json!({ "extra_specs": shown["extra_specs"] })).into_response())
 }
 
@@ -253,7 +283,7 @@ pub async fn extra_specs_create(req: &Req, raw: &str) -> Result<Response, ApiErr
 
 pub async fn extra_spec_show(req: &Req, raw: &str, key: &str) -> Result<Response, ApiError> {
     let t = visible_type(req, raw)?;
-    let shown = views::volume_type(req, &t, false);
+    let shown = views::volume_type(req, &t, TypeView::Update);
     let val = shown["extra_specs"].get(key).cloned().ok_or_else(|| {
         ApiError::not_found(format!(
             "Volume Type {} has no extra specs with key {key}.",

@@ -72,7 +72,7 @@ pub fn volume(req: &Req, state: &State, v: &Volume, view: VolumeView) -> Value {
         "links": links(req, "volumes", &v.id.to_string()),
         "user_id": v.user_id,
         "bootable": if v.bootable { "true" } else { "false" },
-        "encrypted": false,
+        "encrypted": state.record::<crate::volume::encryption::Encryption>(&v.volume_type_id.to_string()).is_some(),
         "replication_status": null,
         "consistencygroup_id": null,
         "multiattach": v.multiattach,
@@ -82,7 +82,7 @@ pub fn volume(req: &Req, state: &State, v: &Volume, view: VolumeView) -> Value {
         o["migration_status"] = json!(v.migration_status);
     }
     if mv.at_least(13) {
-        o["group_id"] = Value::Null;
+        o["group_id"] = json!(v.group_id.map(|g| g.to_string()));
     }
     if mv.at_least(21) && admin {
         o["provider_id"] = Value::Null;
@@ -106,7 +106,7 @@ pub fn volume(req: &Req, state: &State, v: &Volume, view: VolumeView) -> Value {
         if admin {
             o["os-vol-mig-status-attr:migstat"] = json!(v.migration_status);
             o["os-vol-mig-status-attr:name_id"] = Value::Null;
-            o["os-vol-host-attr:host"] = json!("cinderbox@local#local");
+            o["os-vol-host-attr:host"] = json!(v.host);
         }
     }
     o
@@ -204,7 +204,21 @@ const USER_VISIBLE_SPECS: &[&str] = &[
 ];
 
 /// A volume type; `with_access_key` adds `os-volume-type-access:is_public` (not on update).
-pub fn volume_type(req: &Req, t: &VolumeType, with_access_key: bool) -> Value {
+/// Which response a volume type is rendered for: Cinder 29 builds them differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeView {
+    /// `GET /types`, `GET /types/{id}`: the v3 view (with `qos_specs_id` for admins)
+    /// plus the type-access extension's `os-volume-type-access:is_public`.
+    Show,
+    /// `GET /types/default`: the v3 view, which the type-access extension leaves alone.
+    Default,
+    /// `POST /types`: the legacy view plus the type-access key; no `qos_specs_id`.
+    Create,
+    /// `PUT /types/{id}`: the legacy view only.
+    Update,
+}
+
+pub fn volume_type(req: &Req, t: &VolumeType, view: TypeView) -> Value {
     let admin = req.caller.is_admin;
     let specs: Map<String, Value> = t
         .extra_specs
@@ -219,10 +233,16 @@ pub fn volume_type(req: &Req, t: &VolumeType, with_access_key: bool) -> Value {
         "description": t.description,
         "extra_specs": specs,
     });
-    if admin {
-        o["qos_specs_id"] = Value::Null;
+    let (qos, access_key) = match view {
+        TypeView::Show => (true, true),
+        TypeView::Default => (true, false),
+        TypeView::Create => (false, true),
+        TypeView::Update => (false, false),
+    };
+    if admin && qos {
+        o["qos_specs_id"] = json!(t.qos_specs_id.map(|q| q.to_string()));
     }
-    if with_access_key {
+    if access_key {
         o["os-volume-type-access:is_public"] = json!(t.is_public);
     }
     o

@@ -127,6 +127,45 @@ const CREATE_KEYS: &[&str] = &[
     "source_replica",
 ];
 
+/// The sources a volume may be made from. None of snapshots, backups or groups exist
+/// here, so any id of one is Cinder's 404; an existing source volume (a clone) or an
+/// image is refused as not emulated.
+fn check_sources(req: &Req, body: &Map<String, Value>) -> Result<(), ApiError> {
+    let given = |key: &str| body.get(key).filter(|v| !v.is_null());
+    for (key, what) in [("snapshot_id", "Snapshot"), ("backup_id", "Backup")] {
+        if let Some(v) = given(key) {
+            let id = v.as_str().map(str::to_string).unwrap_or_else(|| py_repr(v));
+            return Err(ApiError::not_found(format!(
+                "{what} {id} could not be found."
+            )));
+        }
+    }
+    if let Some(v) = given("source_volid") {
+        let id = v.as_str().map(str::to_string).unwrap_or_else(|| py_repr(v));
+        let exists = uuid::Uuid::parse_str(&id).ok().is_some_and(|uid| {
+            req.app.domain.read(|s| {
+                s.volumes.get(&uid).is_some_and(|src| {
+                    req.caller.is_admin || src.project_id == req.caller.project_id
+                })
+            })
+        });
+        if !exists {
+            return Err(ApiError::not_found(format!(
+                "Volume {id} could not be found."
+            )));
+        }
+        return Err(ApiError::bad_request(
+            "Invalid input received: source_volid is not supported by this emulator (no clones).",
+        ));
+    }
+    if given("imageRef").is_some() {
+        return Err(ApiError::bad_request(
+            "Invalid input received: imageRef is not supported by this emulator (no images).",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn create(req: &Req) -> Result<Response, ApiError> {
     let body = req.json_object("volume")?;
     if req.mv.at_least(53) {
@@ -137,19 +176,7 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
             )));
         }
     }
-    for unsupported in [
-        "snapshot_id",
-        "source_volid",
-        "imageRef",
-        "backup_id",
-        "group_id",
-    ] {
-        if body.get(unsupported).is_some_and(|v| !v.is_null()) {
-            return Err(ApiError::bad_request(format!(
-                "Invalid input received: {unsupported} is not supported by this emulator (no snapshots, clones, images, backups or groups)."
-            )));
-        }
-    }
+    check_sources(req, &body)?;
     if body.get("multiattach") == Some(&Value::Bool(true)) {
         return Err(ApiError::bad_request(
             "Invalid input received: multiattach is no longer supported as a volume create argument; use a volume type with multiattach=\"<is> True\".",
@@ -172,6 +199,11 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
         metadata: field_metadata(&body, "metadata")?.unwrap_or_default(),
         availability_zone: field_str(&body, "availability_zone", 255)?,
         bootable: false,
+        group_id: if req.mv.at_least(13) {
+            field_str(&body, "group_id", 255)?
+        } else {
+            None
+        },
     };
     let v = req.app.domain.create_volume(req.caller.clone(), cv).await?;
     Ok((

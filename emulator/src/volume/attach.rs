@@ -451,6 +451,8 @@ mod tests {
             metadata: BTreeMap::new(),
             admin_metadata: BTreeMap::new(),
             migration_status: None,
+            host: None,
+            group_id: None,
             created_at: now(),
             updated_at: None,
         }

@@ -71,8 +71,10 @@ impl Domain {
                     is_public: t.is_public,
                     extra_specs: t.extra_specs,
                     access: Default::default(),
+                    qos_specs_id: None,
                 });
             }
+            super::group_types::seed(tx);
             Ok(())
         })?;
         self.store.set_meta("seeded", "1")
@@ -117,6 +119,22 @@ impl Domain {
         self.write(move |tx| ops::begin_delete(tx, &caller, id, force))
             .await?;
         jobs::spawn(self, id, Job::Delete);
+        Ok(())
+    }
+
+    /// `POST /groups/{id}/action` `delete`: the group gone, its volumes deleting.
+    pub async fn delete_group(
+        &self,
+        caller: Caller,
+        raw: String,
+        delete_volumes: bool,
+    ) -> Result<(), ApiError> {
+        let vols = self
+            .write(move |tx| super::groups::delete(tx, &caller, &raw, delete_volumes))
+            .await?;
+        for id in vols {
+            jobs::spawn(self, id, Job::Delete);
+        }
         Ok(())
     }
 

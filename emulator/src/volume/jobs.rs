@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::domain::Domain;
 pub use super::hooks::{Job, Outcome, Plan};
+use super::messages;
 use super::ops;
 use super::status::{VolumeEvent, VolumeStatus};
 
@@ -51,6 +52,11 @@ async fn finish(
     let files = domain.files.clone();
     match job {
         Job::Create => {
+            // No backend qualified: the scheduler fails the create, with a message.
+            let scheduled = domain
+                .read(|s| s.volumes.get(&id).map(|v| v.host.is_some()))
+                .unwrap_or(true);
+            let ok = ok && scheduled;
             if ok {
                 // The backing file exists before the volume is reported available.
                 let size = domain.read(|s| s.volumes.get(&id).map(|v| v.size_gb));
@@ -71,6 +77,14 @@ async fn finish(
                             VolumeEvent::CreateFailed
                         };
                         if ops::apply(&mut v, ev).is_ok() {
+                            if !ok {
+                                let event = if scheduled {
+                                    messages::Event::CreateFailed
+                                } else {
+                                    messages::Event::NoValidBackend
+                                };
+                                messages::record(tx, &v.project_id, v.id, event);
+                            }
                             tx.put_volume(v);
                         }
                     }

@@ -3,14 +3,21 @@
 
 pub mod attach;
 pub mod domain;
+pub mod encryption;
 pub mod files;
+pub mod group_types;
+pub mod groups;
 pub mod hooks;
 pub mod jobs;
+pub mod messages;
 pub mod metadata;
 pub mod model;
 pub mod ops;
+pub mod qos;
 pub mod quotas;
+pub mod services;
 pub mod status;
 pub mod store;
+pub mod transfers;
 pub mod transition;
 pub mod types;

@@ -38,6 +38,12 @@ pub struct Volume {
     /// `metadata` as Cinder does.
     pub admin_metadata: BTreeMap<String, String>,
     pub migration_status: Option<String>,
+    /// `host@backend#pool` chosen by the scheduler; None when no backend qualified.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The generic volume group it belongs to.
+    #[serde(default)]
+    pub group_id: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: Timestamp,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -53,6 +59,9 @@ pub struct VolumeType {
     pub extra_specs: BTreeMap<String, String>,
     /// Projects a private type is shared with.
     pub access: BTreeSet<String>,
+    /// The QoS specs associated with this type.
+    #[serde(default)]
+    pub qos_specs_id: Option<Uuid>,
 }
 
 impl VolumeType {

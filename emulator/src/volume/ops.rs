@@ -56,6 +56,8 @@ pub struct CreateVolume {
     pub metadata: BTreeMap<String, String>,
     pub availability_zone: Option<String>,
     pub bootable: bool,
+    /// `group_id` (3.13): the group to create it in.
+    pub group_id: Option<String>,
 }
 
 pub use super::types::{default_type, find as find_type};
@@ -81,6 +83,11 @@ pub fn create(
         )));
     }
     check_quota(tx, world, &caller.project_id, &vtype.name, 1, req.size_gb)?;
+    let group_id = match &req.group_id {
+        Some(g) => Some(super::groups::admit(tx, caller, g, vtype.id)?),
+        None => None,
+    };
+    let host = schedule(tx, world, &vtype.extra_specs, req.size_gb);
     let seq = tx.next_seq();
     let v = Volume {
         id: Uuid::new_v4(),
@@ -98,11 +105,38 @@ pub fn create(
         metadata: req.metadata,
         admin_metadata: BTreeMap::new(),
         migration_status: None,
+        host,
+        group_id,
         created_at: now(),
         updated_at: None,
     };
     tx.put_volume(v.clone());
     Ok(v)
+}
+
+/// The pool for a new volume, as Cinder's scheduler picks it: enabled volume services
+/// only, capabilities filter on the type's extra specs, most free space wins.
+fn schedule(
+    tx: &Tx<'_>,
+    world: &World,
+    extra_specs: &BTreeMap<String, String>,
+    size_gb: u64,
+) -> Option<String> {
+    let state = tx.committed();
+    let enabled: Vec<crate::topology::Backend> = world
+        .backends
+        .iter()
+        .filter(|b| super::services::volume_service_enabled(state, &b.service_host()))
+        .cloned()
+        .collect();
+    let allocated = |pool_host: &str| -> u64 {
+        tx.volumes()
+            .filter(|v| v.host.as_deref() == Some(pool_host))
+            .map(|v| v.size_gb)
+            .sum()
+    };
+    crate::topology::schedule(&enabled, extra_specs, size_gb, allocated)
+        .map(|(b, p)| b.pool_host(p))
 }
 
 /// `DELETE /volumes/{id}`: moves the volume to `deleting`.

@@ -11,6 +11,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::model::{Attachment, Volume, VolumeType};
@@ -25,7 +27,18 @@ CREATE TABLE IF NOT EXISTS quotas (
     PRIMARY KEY (project_id, resource));
 CREATE TABLE IF NOT EXISTS revoked_tokens (audit_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (kind, id));
 ";
+
+/// A document of one of the smaller resources (QoS specs, transfers, service switches,
+/// …), kept in the `records` table under its kind and key.
+pub trait Record: Serialize + DeserializeOwned {
+    const KIND: &'static str;
+    fn key(&self) -> String;
+}
+
+type RecordKey = (String, String);
 
 /// Everything the emulator remembers, as held in memory.
 #[derive(Debug, Default, Clone)]
@@ -37,10 +50,28 @@ pub struct State {
     pub quotas: BTreeMap<(String, String), i64>,
     /// audit id → expiry (unix seconds).
     pub revoked_tokens: HashMap<String, i64>,
+    /// (kind, key) → document of a [`Record`].
+    pub records: BTreeMap<RecordKey, serde_json::Value>,
     pub next_seq: u64,
 }
 
 impl State {
+    pub fn record<T: Record>(&self, key: &str) -> Option<T> {
+        self.records
+            .get(&(T::KIND.to_string(), key.to_string()))
+            .and_then(|doc| serde_json::from_value(doc.clone()).ok())
+    }
+
+    /// Every record of a kind, in key order.
+    pub fn records<T: Record>(&self) -> Vec<T> {
+        let kind = T::KIND.to_string();
+        self.records
+            .range((kind.clone(), String::new())..)
+            .take_while(|((k, _), _)| *k == kind)
+            .filter_map(|(_, doc)| serde_json::from_value(doc.clone()).ok())
+            .collect()
+    }
+
     pub fn type_by_name(&self, name: &str) -> Option<&VolumeType> {
         self.types.values().find(|t| t.name == name)
     }
@@ -60,6 +91,7 @@ pub struct Tx<'a> {
     attachments: HashMap<Uuid, Option<Attachment>>,
     quotas: Vec<((String, String), Option<i64>)>,
     revoked: Vec<(String, i64)>,
+    records: BTreeMap<RecordKey, Option<serde_json::Value>>,
     next_seq: u64,
 }
 
@@ -72,8 +104,51 @@ impl<'a> Tx<'a> {
             attachments: HashMap::new(),
             quotas: Vec::new(),
             revoked: Vec::new(),
+            records: BTreeMap::new(),
             next_seq: state.next_seq,
         }
+    }
+
+    pub fn record<T: Record>(&self, key: &str) -> Option<T> {
+        match self.records.get(&(T::KIND.to_string(), key.to_string())) {
+            Some(staged) => staged
+                .as_ref()
+                .and_then(|doc| serde_json::from_value(doc.clone()).ok()),
+            None => self.state.record(key),
+        }
+    }
+
+    /// Every record of a kind, this transaction's writes included, in key order.
+    pub fn records<T: Record>(&self) -> Vec<T> {
+        let kind = T::KIND.to_string();
+        let mut keys: Vec<String> = self
+            .state
+            .records
+            .range((kind.clone(), String::new())..)
+            .take_while(|((k, _), _)| *k == kind)
+            .map(|((_, id), _)| id.clone())
+            .collect();
+        keys.extend(
+            self.records
+                .keys()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, id)| id.clone()),
+        );
+        keys.sort();
+        keys.dedup();
+        keys.iter().filter_map(|id| self.record(id)).collect()
+    }
+
+    pub fn put_record<T: Record>(&mut self, r: &T) {
+        if let Ok(doc) = serde_json::to_value(r) {
+            self.records
+                .insert((T::KIND.to_string(), r.key()), Some(doc));
+        }
+    }
+
+    pub fn remove_record<T: Record>(&mut self, key: &str) {
+        self.records
+            .insert((T::KIND.to_string(), key.to_string()), None);
     }
 
     /// The committed state, without this transaction's own writes.
@@ -263,7 +338,7 @@ impl Store {
         let mut conn = self.writer();
         // Only writers change the state and they hold `conn`: it cannot move between
         // this read and the apply below.
-        let (result, volumes, types, attachments, quotas, revoked, next_seq) = {
+        let (result, volumes, types, attachments, quotas, revoked, records, next_seq) = {
             let committed = self.state();
             let mut tx = Tx::new(&committed);
             let result = f(&mut tx)?;
@@ -273,6 +348,7 @@ impl Store {
                 attachments,
                 quotas,
                 revoked,
+                records,
                 next_seq,
                 ..
             } = tx;
@@ -283,6 +359,7 @@ impl Store {
                 attachments,
                 quotas,
                 revoked,
+                records,
                 next_seq,
             )
         };
@@ -293,6 +370,7 @@ impl Store {
             &attachments,
             &quotas,
             &revoked,
+            &records,
             next_seq,
         )?;
         let mut state = self.inner.state.write().unwrap_or_else(|p| p.into_inner());
@@ -322,6 +400,12 @@ impl Store {
         }
         for (audit, exp) in revoked {
             state.revoked_tokens.insert(audit, exp);
+        }
+        for (key, doc) in records {
+            match doc {
+                Some(doc) => state.records.insert(key, doc),
+                None => state.records.remove(&key),
+            };
         }
         state.next_seq = next_seq;
         Ok(result)
@@ -357,10 +441,11 @@ impl Store {
     pub fn wipe(&self) -> Result<(), ApiError> {
         let conn = self.writer();
         conn.execute_batch(
-                "DELETE FROM volumes; DELETE FROM volume_types; DELETE FROM attachments;
-                 DELETE FROM quotas; DELETE FROM revoked_tokens; DELETE FROM meta WHERE key = 'seeded';",
-            )
-            .map_err(db_err)?;
+            "DELETE FROM volumes; DELETE FROM volume_types; DELETE FROM attachments;
+                 DELETE FROM quotas; DELETE FROM revoked_tokens; DELETE FROM records;
+                 DELETE FROM meta WHERE key = 'seeded';",
+        )
+        .map_err(db_err)?;
         let mut state = self.inner.state.write().unwrap_or_else(|p| p.into_inner());
         let seq = state.next_seq;
         *state = State {
@@ -441,6 +526,18 @@ fn load(conn: &Connection) -> Result<State, ApiError> {
         let (k, v) = row.map_err(db_err)?;
         state.revoked_tokens.insert(k, v);
     }
+    let mut stmt = conn
+        .prepare("SELECT kind, id, doc FROM records")
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get::<_, String>(2)?)))
+        .map_err(db_err)?;
+    for row in rows {
+        let (k, doc) = row.map_err(db_err)?;
+        state
+            .records
+            .insert(k, serde_json::from_str(&doc).map_err(json_err)?);
+    }
     if let Some(seq) = conn
         .query_row("SELECT value FROM meta WHERE key = 'next_seq'", [], |r| {
             r.get::<_, String>(0)
@@ -461,6 +558,7 @@ fn persist(
     attachments: &HashMap<Uuid, Option<Attachment>>,
     quotas: &[((String, String), Option<i64>)],
     revoked: &[(String, i64)],
+    records: &BTreeMap<RecordKey, Option<serde_json::Value>>,
     next_seq: u64,
 ) -> Result<(), ApiError> {
     if volumes.is_empty()
@@ -468,6 +566,7 @@ fn persist(
         && attachments.is_empty()
         && quotas.is_empty()
         && revoked.is_empty()
+        && records.is_empty()
     {
         return Ok(());
     }
@@ -525,6 +624,20 @@ fn persist(
         )
         .map_err(db_err)?;
     }
+    for ((kind, id), doc) in records {
+        match doc {
+            Some(doc) => tx.execute(
+                "INSERT INTO records (kind, id, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(kind, id) DO UPDATE SET doc = excluded.doc",
+                params![kind, id, doc.to_string()],
+            ),
+            None => tx.execute(
+                "DELETE FROM records WHERE kind = ?1 AND id = ?2",
+                params![kind, id],
+            ),
+        }
+        .map_err(db_err)?;
+    }
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('next_seq', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -557,6 +670,8 @@ mod tests {
             metadata: BTreeMap::from([("k".into(), "v".into())]),
             admin_metadata: BTreeMap::new(),
             migration_status: None,
+            host: None,
+            group_id: None,
             created_at: now(),
             updated_at: None,
         }

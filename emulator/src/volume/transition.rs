@@ -41,6 +41,10 @@ pub enum VolumeEvent {
     RollDetaching,
     /// Admin `os-reset_status` (and fault injection): any status but `deleting`.
     Reset(VolumeStatus),
+    /// A transfer of an `available` volume was created.
+    TransferRequested,
+    /// The transfer was accepted or deleted: `available` again.
+    TransferEnded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -446,6 +450,56 @@ pub fn transition(
                 | S::Extending),
             ),
         ) => Ok(to),
+        (S::Available, VolumeEvent::TransferRequested) => Ok(S::AwaitingTransfer),
+        (
+            S::Creating
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::AwaitingTransfer
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::TransferRequested,
+        ) => refuse(),
+        (S::AwaitingTransfer, VolumeEvent::TransferEnded) => Ok(S::Available),
+        (
+            S::Creating
+            | S::Available
+            | S::Deleting
+            | S::Error
+            | S::ErrorDeleting
+            | S::ErrorManaging
+            | S::Managing
+            | S::Attaching
+            | S::InUse
+            | S::Detaching
+            | S::Maintenance
+            | S::RestoringBackup
+            | S::ErrorRestoring
+            | S::Reserved
+            | S::BackingUp
+            | S::ErrorBackingUp
+            | S::ErrorExtending
+            | S::Downloading
+            | S::Uploading
+            | S::Retyping
+            | S::Extending,
+            VolumeEvent::TransferEnded,
+        ) => refuse(),
     }
 }
 
@@ -507,6 +561,8 @@ mod tests {
             VolumeEvent::Unreserve { attached: true },
             VolumeEvent::BeginDetaching,
             VolumeEvent::RollDetaching,
+            VolumeEvent::TransferRequested,
+            VolumeEvent::TransferEnded,
         ];
         for a in [
             A::Detached,
@@ -567,6 +623,8 @@ mod tests {
             (f, VolumeEvent::RollDetaching) => Some(f),
             (_, VolumeEvent::Reset(S::Deleting)) => None,
             (_, VolumeEvent::Reset(to)) => Some(to),
+            (S::Available, VolumeEvent::TransferRequested) => Some(S::AwaitingTransfer),
+            (S::AwaitingTransfer, VolumeEvent::TransferEnded) => Some(S::Available),
             _ => None,
         }
     }
