@@ -4,8 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -232,7 +231,7 @@ fn time_filter(t: Option<crate::volume::model::Timestamp>, value: &str) -> Resul
 #[serde(untagged)]
 enum Page<'a> {
     Summary(Vec<views::VolumeSummary<'a>>),
-    Detail(Vec<Value>),
+    Detail(Vec<views::VolumeDetail<'a>>),
 }
 
 impl Page<'_> {
@@ -345,7 +344,7 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
                 let page = if detail {
                     Page::Detail(
                         shown
-                            .map(|v| views::volume(req, s, v, VolumeView::Detail))
+                            .map(|v| views::volume(req, &bases, s, v, VolumeView::Detail))
                             .collect(),
                     )
                 } else {
@@ -378,17 +377,9 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
                 if req.mv.at_least(45) && req.query("with_count").is_some_and(truthy) {
                     body.count = Some(count);
                 }
-                serde_json::to_vec(&body)
-                    .map_err(|e| ApiError::Internal(format!("render list: {e}")))
+                views::to_json(&body)
             })?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response())
+    Ok(views::json_bytes(body))
 }
 
 #[cfg(test)]
