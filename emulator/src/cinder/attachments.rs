@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use std::cmp::Reverse;
 use uuid::Uuid;
 
-use super::params::uuid_field;
+use super::params::{uuid_field, Paging};
 use super::views::{self, py_quoted, py_repr};
 use super::Req;
 use crate::edge::Edge;
@@ -190,14 +190,7 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
     let volume_id = req.query("volume_id");
     let status = req.query("status").or(req.query("attach_status"));
     let instance = req.query("instance_id");
-    let limit = match req.query("limit") {
-        None => None,
-        Some(l) => Some(l.parse::<usize>().map_err(|_| {
-            ApiError::bad_request(format!(
-                "Invalid input received: limit must be an integer, got {l}"
-            ))
-        })?),
-    };
+    let paging = Paging::parse(req.query("limit"), req.query("offset"), req.query("marker"))?;
     let mut found: Vec<Attachment> = req.app.domain.store.read(|s| {
         s.attachments
             .values()
@@ -216,16 +209,12 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
             .collect()
     });
     found.sort_by_key(|a| (Reverse(a.created_at), a.id));
-    if let Some(marker) = req.query("marker") {
-        let pos = found
-            .iter()
-            .position(|a| a.id.to_string() == marker)
-            .ok_or_else(|| ApiError::not_found(format!("Marker {marker} could not be found.")))?;
-        found.drain(..=pos);
-    }
-    if let Some(limit) = limit {
-        found.truncate(limit);
-    }
+    let start = paging.start(&found, |a| a.id)?;
+    let found: Vec<Attachment> = found
+        .into_iter()
+        .skip(start)
+        .take(paging.page_size())
+        .collect();
     let items: Vec<Value> = found
         .iter()
         .map(|a| {

@@ -1,5 +1,6 @@
 //! Request parameter helpers shared by the handlers: oslo's boolean strings, schema
-//! `uuid` fields. One definition each, with Cinder's wording.
+//! `uuid` fields, list paging (`limit`, `offset`, `marker`). One definition each, with
+//! Cinder's wording.
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -51,6 +52,62 @@ pub fn optional_uuid(name: &str, v: Option<&Value>) -> Result<Option<Uuid>, ApiE
     }
 }
 
+/// Cinder's `osapi_max_limit`: the longest page a list returns.
+pub const MAX_PAGE: usize = 1000;
+
+/// A list's paging query parameters, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging<'q> {
+    /// At most [`MAX_PAGE`]; `None` when not given.
+    pub limit: Option<usize>,
+    pub offset: usize,
+    pub marker: Option<&'q str>,
+}
+
+impl<'q> Paging<'q> {
+    /// From the raw `limit`, `offset` and `marker` query values.
+    pub fn parse(
+        limit: Option<&str>,
+        offset: Option<&str>,
+        marker: Option<&'q str>,
+    ) -> Result<Paging<'q>, ApiError> {
+        let count = |name: &str, raw: &str| {
+            raw.parse::<usize>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "Invalid input received: {name} must be a non-negative integer"
+                ))
+            })
+        };
+        Ok(Paging {
+            limit: limit
+                .map(|l| count("limit", l).map(|n| n.min(MAX_PAGE)))
+                .transpose()?,
+            offset: offset.map(|o| count("offset", o)).transpose()?.unwrap_or(0),
+            marker,
+        })
+    }
+
+    /// How many entries a page holds.
+    pub fn page_size(&self) -> usize {
+        self.limit.unwrap_or(MAX_PAGE)
+    }
+
+    /// Where the page starts in `items` (already sorted): just past the marker's entry,
+    /// then `offset` more. A marker naming no entry is Cinder's 404.
+    pub fn start<T>(&self, items: &[T], id: impl Fn(&T) -> Uuid) -> Result<usize, ApiError> {
+        let Some(m) = self.marker else {
+            return Ok(self.offset);
+        };
+        let not_found = || ApiError::not_found(format!("Marker {m} could not be found."));
+        let wanted = Uuid::parse_str(m).map_err(|_| not_found())?;
+        let pos = items
+            .iter()
+            .position(|i| id(i) == wanted)
+            .ok_or_else(not_found)?;
+        Ok(pos + 1 + self.offset)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +135,39 @@ mod tests {
         assert!(e.contains("'nope' is not a 'uuid'"), "{e}");
         assert!(uuid_field("x", &json!(1)).is_err());
         assert_eq!(optional_uuid("x", Some(&json!(null))).unwrap(), None);
+    }
+
+    #[test]
+    fn paging() {
+        let p = Paging::parse(Some("5000"), Some("2"), None).unwrap();
+        assert_eq!(
+            (p.limit, p.offset, p.page_size()),
+            (Some(MAX_PAGE), 2, MAX_PAGE)
+        );
+        assert!(Paging::parse(Some("-1"), None, None)
+            .unwrap_err()
+            .to_string()
+            .contains("limit must be a non-negative integer"));
+        assert!(Paging::parse(None, Some("x"), None)
+            .unwrap_err()
+            .to_string()
+            .contains("offset must be a non-negative integer"));
+        let ids = [Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3)];
+        let second = ids[1].to_string();
+        let p = Paging::parse(None, Some("1"), Some(&second)).unwrap();
+        assert_eq!(p.start(&ids, |u| *u).unwrap(), 3);
+        let p = Paging::parse(None, None, Some("nope")).unwrap();
+        assert!(p
+            .start(&ids, |u| *u)
+            .unwrap_err()
+            .to_string()
+            .contains("Marker nope could not be found."));
+        assert_eq!(
+            Paging::parse(None, None, None)
+                .unwrap()
+                .start(&ids, |u| *u)
+                .unwrap(),
+            0
+        );
     }
 }

@@ -1,11 +1,17 @@
 //! Wire shapes, kept apart from domain records: which keys appear at which
 //! microversion and for whom, as the recorded Cinder 29 responses show.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
 use super::Req;
+use crate::error::ApiError;
 use crate::timefmt;
 use crate::volume::model::{Attachment, Volume, VolumeType};
 use crate::volume::status::AttachStatus;
@@ -25,91 +31,173 @@ pub fn links(req: &Req, collection: &str, id: &str) -> Value {
     ])
 }
 
+/// Cinder's detail view of a volume: typed and borrowing the stored records, so a show
+/// or a detail page is serialized straight to bytes. A key that appears only at some
+/// microversions or for admins is an `Option` left out when `None`; `()` is JSON `null`.
+#[derive(Serialize)]
+pub struct VolumeDetail<'a> {
+    id: &'a Uuid,
+    status: &'static str,
+    size: u64,
+    availability_zone: &'a str,
+    created_at: String,
+    updated_at: Option<String>,
+    name: &'a Option<String>,
+    description: &'a Option<String>,
+    volume_type: Option<&'a str>,
+    snapshot_id: (),
+    source_volid: (),
+    metadata: BTreeMap<&'a str, &'a str>,
+    links: [LinkRef<'a>; 2],
+    user_id: &'a str,
+    bootable: &'static str,
+    encrypted: bool,
+    replication_status: (),
+    consistencygroup_id: (),
+    multiattach: bool,
+    attachments: Vec<AttachmentEntry<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    migration_status: Option<&'a Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<Option<Uuid>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_id: Option<()>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared_targets: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_uuid: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_name: Option<()>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volume_type_id: Option<&'a Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumes_quota: Option<bool>,
+    #[serde(
+        rename = "os-vol-tenant-attr:tenant_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    tenant_id: Option<&'a str>,
+    #[serde(
+        rename = "os-vol-mig-status-attr:migstat",
+        skip_serializing_if = "Option::is_none"
+    )]
+    migstat: Option<&'a Option<String>>,
+    #[serde(
+        rename = "os-vol-mig-status-attr:name_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    name_id: Option<()>,
+    #[serde(
+        rename = "os-vol-host-attr:host",
+        skip_serializing_if = "Option::is_none"
+    )]
+    host: Option<&'a Option<String>>,
+}
+
+/// One entry of a volume's `attachments` (attached ones only).
+#[derive(Serialize)]
+pub struct AttachmentEntry<'a> {
+    id: &'a Uuid,
+    attachment_id: &'a Uuid,
+    volume_id: &'a Uuid,
+    server_id: Option<Uuid>,
+    device: &'a str,
+    attached_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_name: Option<&'a Option<String>>,
+}
+
+/// `{"volume": <detail view>}`.
+#[derive(Serialize)]
+pub struct VolumeBody<'a> {
+    pub volume: VolumeDetail<'a>,
+}
+
 /// Cinder's detail view of a volume.
-pub fn volume(req: &Req, state: &State, v: &Volume, view: VolumeView) -> Value {
+pub fn volume<'a>(
+    req: &Req,
+    bases: &'a LinkBases,
+    state: &'a State,
+    v: &'a Volume,
+    view: VolumeView,
+) -> VolumeDetail<'a> {
     let admin = req.caller.is_admin;
     let mv = req.mv;
-    let vtype = state.types.get(&v.volume_type_id);
-    let mut metadata: Map<String, Value> = v
+    let detail = view == VolumeView::Detail;
+    let metadata = v
         .metadata
         .iter()
-        .map(|(k, val)| (k.clone(), json!(val)))
+        .chain(&v.admin_metadata)
+        .map(|(k, val)| (k.as_str(), val.as_str()))
         .collect();
-    for (k, val) in &v.admin_metadata {
-        metadata.insert(k.clone(), json!(val));
-    }
-    let attachments: Vec<Value> = state
+    let attachments = state
         .attachments_of(v.id)
         .filter(|a| a.status == AttachStatus::Attached)
-        .map(|a| {
-            let mut e = json!({
-                "id": v.id.to_string(),
-                "attachment_id": a.id.to_string(),
-                "volume_id": v.id.to_string(),
-                "server_id": a.instance_uuid.map(|u| u.to_string()),
-                "device": a.mountpoint.clone().unwrap_or_else(|| "na".into()),
-                "attached_at": a.attached_at.map(timefmt::cinder),
-            });
-            if admin {
-                e["host_name"] = json!(a.host_name);
-            }
-            e
+        .map(|a| AttachmentEntry {
+            id: &v.id,
+            attachment_id: &a.id,
+            volume_id: &v.id,
+            server_id: a.instance_uuid,
+            device: a.mountpoint.as_deref().unwrap_or("na"),
+            attached_at: a.attached_at.map(timefmt::cinder),
+            host_name: admin.then_some(&a.host_name),
         })
         .collect();
-    let mut o = json!({
-        "id": v.id.to_string(),
-        "status": v.status.as_str(),
-        "size": v.size_gb,
-        "availability_zone": v.availability_zone,
-        "created_at": timefmt::cinder(v.created_at),
-        "updated_at": v.updated_at.map(timefmt::cinder),
-        "name": v.name,
-        "description": v.description,
-        "volume_type": vtype.map(|t| t.name.clone()),
-        "snapshot_id": null,
-        "source_volid": null,
-        "metadata": metadata,
-        "links": links(req, "volumes", &v.id.to_string()),
-        "user_id": v.user_id,
-        "bootable": if v.bootable { "true" } else { "false" },
-        "encrypted": state.record::<crate::volume::encryption::Encryption>(&v.volume_type_id.to_string()).is_some(),
-        "replication_status": null,
-        "consistencygroup_id": null,
-        "multiattach": v.multiattach,
-        "attachments": attachments,
-    });
-    if admin {
-        o["migration_status"] = json!(v.migration_status);
+    VolumeDetail {
+        id: &v.id,
+        status: v.status.as_str(),
+        size: v.size_gb,
+        availability_zone: &v.availability_zone,
+        created_at: timefmt::cinder(v.created_at),
+        updated_at: v.updated_at.map(timefmt::cinder),
+        name: &v.name,
+        description: &v.description,
+        volume_type: state.types.get(&v.volume_type_id).map(|t| t.name.as_str()),
+        snapshot_id: (),
+        source_volid: (),
+        metadata,
+        links: bases.links("volumes", &v.id),
+        user_id: &v.user_id,
+        bootable: if v.bootable { "true" } else { "false" },
+        encrypted: state
+            .record::<crate::volume::encryption::Encryption>(&v.volume_type_id.to_string())
+            .is_some(),
+        replication_status: (),
+        consistencygroup_id: (),
+        multiattach: v.multiattach,
+        attachments,
+        migration_status: admin.then_some(&v.migration_status),
+        group_id: mv.at_least(13).then_some(v.group_id),
+        provider_id: (mv.at_least(21) && admin).then_some(()),
+        shared_targets: mv.at_least(48).then_some(false),
+        service_uuid: mv
+            .at_least(48)
+            .then(|| crate::config::derived_type_id("cinder-volume-service")),
+        cluster_name: (mv.at_least(61) && admin).then_some(()),
+        volume_type_id: mv.at_least(63).then_some(&v.volume_type_id),
+        consumes_quota: mv.at_least(65).then_some(true),
+        tenant_id: detail.then_some(v.project_id.as_str()),
+        migstat: (detail && admin).then_some(&v.migration_status),
+        name_id: (detail && admin).then_some(()),
+        host: (detail && admin).then_some(&v.host),
     }
-    if mv.at_least(13) {
-        o["group_id"] = json!(v.group_id.map(|g| g.to_string()));
-    }
-    if mv.at_least(21) && admin {
-        o["provider_id"] = Value::Null;
-    }
-    if mv.at_least(48) {
-        o["shared_targets"] = json!(false);
-        o["service_uuid"] =
-            json!(crate::config::derived_type_id("cinder-volume-service").to_string());
-    }
-    if mv.at_least(61) && admin {
-        o["cluster_name"] = Value::Null;
-    }
-    if mv.at_least(63) {
-        o["volume_type_id"] = json!(v.volume_type_id.to_string());
-    }
-    if mv.at_least(65) {
-        o["consumes_quota"] = json!(true);
-    }
-    if view == VolumeView::Detail {
-        o["os-vol-tenant-attr:tenant_id"] = json!(v.project_id);
-        if admin {
-            o["os-vol-mig-status-attr:migstat"] = json!(v.migration_status);
-            o["os-vol-mig-status-attr:name_id"] = Value::Null;
-            o["os-vol-host-attr:host"] = json!(v.host);
-        }
-    }
-    o
+}
+
+/// A typed body serialized to JSON bytes (under the read that borrows its records).
+pub fn to_json<T: Serialize>(body: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(body).map_err(|e| ApiError::Internal(format!("render body: {e}")))
+}
+
+/// A `200 application/json` response of bytes from [`to_json`].
+pub fn json_bytes(body: Vec<u8>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// One of a resource's `links`.

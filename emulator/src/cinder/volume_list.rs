@@ -4,12 +4,11 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::params::truthy;
+use super::params::{truthy, Paging};
 use super::views::{self, LinkBases, VolumeView};
 use super::Req;
 use crate::error::ApiError;
@@ -232,7 +231,7 @@ fn time_filter(t: Option<crate::volume::model::Timestamp>, value: &str) -> Resul
 #[serde(untagged)]
 enum Page<'a> {
     Summary(Vec<views::VolumeSummary<'a>>),
-    Detail(Vec<Value>),
+    Detail(Vec<views::VolumeDetail<'a>>),
 }
 
 impl Page<'_> {
@@ -255,23 +254,7 @@ struct VolumeList<'a> {
 }
 
 pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
-    let limit = match req.query("limit") {
-        None => None,
-        Some(l) => match l.parse::<i64>() {
-            Ok(n) if n >= 0 => Some(n.min(1000) as usize),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "Invalid input received: limit must be a non-negative integer",
-                ))
-            }
-        },
-    };
-    let offset = match req.query("offset") {
-        None => 0,
-        Some(o) => o.parse::<usize>().map_err(|_| {
-            ApiError::bad_request("Invalid input received: offset must be a non-negative integer")
-        })?,
-    };
+    let paging = Paging::parse(req.query("limit"), req.query("offset"), req.query("marker"))?;
     let sort = parse_sort(req)?;
     let all_tenants = req.caller.is_admin && req.query("all_tenants").is_some_and(truthy);
     let filters: Vec<(&str, &str)> = req
@@ -286,109 +269,92 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
         .any(|(k, _)| matches!(*k, "volume_type" | "volume_type_id"));
     let bases = LinkBases::of(req);
     // Filter, sort, page and serialize under one read: the page borrows the state.
-    let body =
-        req.app
-            .domain
-            .store
-            .read(|s| -> Result<Vec<u8>, ApiError> {
-                let mut vols: Vec<&Volume> = Vec::new();
-                for v in s.volumes.values() {
-                    let project_ok = all_tenants
-                        || v.project_id == req.project_id
-                        || filters.iter().any(|(k, _)| *k == "project_id");
-                    if !project_ok || !req.caller.sees(v) {
-                        continue;
-                    }
-                    let tname = if needs_type {
-                        s.types
-                            .get(&v.volume_type_id)
-                            .map(|t| t.name.as_str())
-                            .unwrap_or("")
-                    } else {
-                        ""
-                    };
-                    let mut keep = true;
-                    for (k, val) in &filters {
-                        if !matches_filter(req, v, k, val, tname)? {
-                            keep = false;
-                            break;
-                        }
-                    }
-                    if keep {
-                        vols.push(v);
-                    }
+    let body = req
+        .app
+        .domain
+        .store
+        .read(|s| -> Result<Vec<u8>, ApiError> {
+            let mut vols: Vec<&Volume> = Vec::new();
+            for v in s.volumes.values() {
+                let project_ok = all_tenants
+                    || v.project_id == req.project_id
+                    || filters.iter().any(|(k, _)| *k == "project_id");
+                if !project_ok || !req.caller.sees(v) {
+                    continue;
                 }
-                vols.sort_by(|a, b| {
-                    for (key, desc) in &sort {
-                        let o = compare(a, b, *key);
-                        let o = if *desc { o.reverse() } else { o };
-                        if o != Ordering::Equal {
-                            return o;
-                        }
-                    }
-                    b.seq.cmp(&a.seq)
-                });
-                let count = vols.len();
-                let start =
-                    match req.query("marker") {
-                        None => offset,
-                        Some(m) => {
-                            let pos = vols.iter().position(|v| v.id.to_string() == m).ok_or_else(
-                                || ApiError::not_found(format!("Marker {m} could not be found.")),
-                            )?;
-                            pos + 1 + offset
-                        }
-                    };
-                let rest: Vec<&Volume> = vols.into_iter().skip(start).collect();
-                let max_page = limit.unwrap_or(1000);
-                let shown = rest.iter().take(max_page);
-                let page = if detail {
-                    Page::Detail(
-                        shown
-                            .map(|v| views::volume(req, s, v, VolumeView::Detail))
-                            .collect(),
-                    )
+                let tname = if needs_type {
+                    s.types
+                        .get(&v.volume_type_id)
+                        .map(|t| t.name.as_str())
+                        .unwrap_or("")
                 } else {
-                    Page::Summary(shown.map(|v| views::volume_summary(&bases, v)).collect())
+                    ""
                 };
-                let mut body = VolumeList {
-                    volumes: page,
-                    volumes_links: None,
-                    count: None,
-                };
-                // A full page gets a "next" link, as Cinder builds it.
-                let full = body.volumes.len() == max_page && max_page > 0 && rest.len() >= max_page;
-                if full {
-                    let mut params: Vec<(String, String)> = req
-                        .query
-                        .iter()
-                        .filter(|(k, _)| k != "marker")
-                        .cloned()
-                        .collect();
-                    params.push(("marker".into(), rest[max_page - 1].id.to_string()));
-                    let q = url::form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs(params)
-                        .finish();
-                    let coll = if detail { "volumes/detail" } else { "volumes" };
-                    body.volumes_links = Some(vec![views::Link {
-                        rel: "next",
-                        href: format!("{}/{coll}?{q}", req.self_base()),
-                    }]);
+                let mut keep = true;
+                for (k, val) in &filters {
+                    if !matches_filter(req, v, k, val, tname)? {
+                        keep = false;
+                        break;
+                    }
                 }
-                if req.mv.at_least(45) && req.query("with_count").is_some_and(truthy) {
-                    body.count = Some(count);
+                if keep {
+                    vols.push(v);
                 }
-                serde_json::to_vec(&body)
-                    .map_err(|e| ApiError::Internal(format!("render list: {e}")))
-            })?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response())
+            }
+            vols.sort_by(|a, b| {
+                for (key, desc) in &sort {
+                    let o = compare(a, b, *key);
+                    let o = if *desc { o.reverse() } else { o };
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                b.seq.cmp(&a.seq)
+            });
+            let count = vols.len();
+            let start = paging.start(&vols, |v| v.id)?;
+            let rest: Vec<&Volume> = vols.into_iter().skip(start).collect();
+            let max_page = paging.page_size();
+            let shown = rest.iter().take(max_page);
+            let page = if detail {
+                Page::Detail(
+                    shown
+                        .map(|v| views::volume(req, &bases, s, v, VolumeView::Detail))
+                        .collect(),
+                )
+            } else {
+                Page::Summary(shown.map(|v| views::volume_summary(&bases, v)).collect())
+            };
+            let mut body = VolumeList {
+                volumes: page,
+                volumes_links: None,
+                count: None,
+            };
+            // A full page gets a "next" link, as Cinder builds it.
+            let full = body.volumes.len() == max_page && max_page > 0 && rest.len() >= max_page;
+            if full {
+                let mut params: Vec<(String, String)> = req
+                    .query
+                    .iter()
+                    .filter(|(k, _)| k != "marker")
+                    .cloned()
+                    .collect();
+                params.push(("marker".into(), rest[max_page - 1].id.to_string()));
+                let q = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(params)
+                    .finish();
+                let coll = if detail { "volumes/detail" } else { "volumes" };
+                body.volumes_links = Some(vec![views::Link {
+                    rel: "next",
+                    href: format!("{}/{coll}?{q}", req.self_base()),
+                }]);
+            }
+            if req.mv.at_least(45) && req.query("with_count").is_some_and(truthy) {
+                body.count = Some(count);
+            }
+            views::to_json(&body)
+        })?;
+    Ok(views::json_bytes(body))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::params::truthy;
-use super::views::{self, py_quoted, py_repr, VolumeView};
+use super::views::{self, py_quoted, py_repr, LinkBases, VolumeBody, VolumeView};
 use super::Req;
 use crate::error::ApiError;
 use crate::volume::metadata::{self, MetadataChange, VolumeUpdate};
@@ -206,16 +206,19 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
         },
     };
     let v = req.app.domain.create_volume(req.caller.clone(), cv).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(volume_body(req, &v, VolumeView::CreateOrUpdate)),
-    )
-        .into_response())
+    let body = volume_body(req, &v, VolumeView::CreateOrUpdate)?;
+    Ok((StatusCode::ACCEPTED, body).into_response())
 }
 
 /// `{"volume": <view>}` of a volume just written.
-fn volume_body(req: &Req, v: &Volume, view: VolumeView) -> Value {
-    json!({ "volume": req.app.domain.store.read(|s| views::volume(req, s, v, view)) })
+fn volume_body(req: &Req, v: &Volume, view: VolumeView) -> Result<Response, ApiError> {
+    let bases = LinkBases::of(req);
+    let body = req.app.domain.store.read(|s| {
+        views::to_json(&VolumeBody {
+            volume: views::volume(req, &bases, s, v, view),
+        })
+    })?;
+    Ok(views::json_bytes(body))
 }
 
 fn visible_volume(req: &Req, raw_id: &str) -> Result<Volume, ApiError> {
@@ -231,18 +234,20 @@ fn visible_volume(req: &Req, raw_id: &str) -> Result<Volume, ApiError> {
 pub async fn show(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
     // One look at the state: find, check visibility and render under the same read.
     let id = parse_volume_id(raw_id)?;
+    let bases = LinkBases::of(req);
     let body = req
         .app
         .domain
         .store
         .read(|s| {
-            s.volumes
-                .get(&id)
-                .filter(|v| req.caller.sees(v))
-                .map(|v| json!({ "volume": views::volume(req, s, v, VolumeView::Detail) }))
+            s.volumes.get(&id).filter(|v| req.caller.sees(v)).map(|v| {
+                views::to_json(&VolumeBody {
+                    volume: views::volume(req, &bases, s, v, VolumeView::Detail),
+                })
+            })
         })
-        .ok_or_else(|| ApiError::volume_not_found(raw_id))?;
-    Ok(Json(body).into_response())
+        .ok_or_else(|| ApiError::volume_not_found(raw_id))??;
+    Ok(views::json_bytes(body))
 }
 
 pub async fn update(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
@@ -285,7 +290,7 @@ pub async fn update(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
         .domain
         .write(move |tx| metadata::update(tx, &caller, id, change))
         .await?;
-    Ok(Json(volume_body(req, &v, VolumeView::CreateOrUpdate)).into_response())
+    volume_body(req, &v, VolumeView::CreateOrUpdate)
 }
 
 pub async fn delete(req: &Req, raw_id: &str) -> Result<Response, ApiError> {

@@ -13,6 +13,7 @@ pub mod rng;
 pub mod rule;
 pub mod ruleset;
 pub mod scenario;
+pub mod spec;
 pub mod trigger;
 
 use std::future::Future;

@@ -1,13 +1,16 @@
 //! Turns one rule, written as JSON (control API) or TOML (scenario file, converted to
-//! JSON first), into a validated [`Rule`]. Every refusal names the field at fault, so
-//! "field `trigger.probability`: must be between 0 and 1" reaches the user verbatim.
+//! JSON first), into a validated [`Rule`]: `spec` reads it into typed structs, and the
+//! `TryFrom`s here and in `parse_effect` check what types cannot. Every refusal names the
+//! field at fault, so "field `trigger.probability`: must be between 0 and 1" reaches the
+//! user verbatim.
 
 use globset::GlobBuilder;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::operations;
-pub use super::parse_effect::{cinder_fault, parse_effect};
+pub use super::parse_effect::cinder_fault;
 use super::rule::*;
+use super::spec::{self, OneOrMany, RuleSpec, Shape, TriggerTable};
 
 /// Why a rule was refused: the field (dotted path) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,81 +27,81 @@ pub(super) fn err(field: &str, message: impl Into<String>) -> RuleError {
     }
 }
 
-const RULE_KEYS: &[&str] = &[
-    "id",
-    "description",
-    "operation",
-    "method",
-    "path",
-    "project",
-    "volume_type",
-    "volume_name",
-    "volume_metadata",
-    "trigger",
-    "effect",
-];
-
 const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
 /// Validates one rule; `default_id` is used when the rule names none.
 pub fn parse_rule(v: &Value, default_id: &str) -> Result<Rule, RuleError> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| err("rule", "a rule must be an object (table)"))?;
-    if let Some(k) = obj.keys().find(|k| !RULE_KEYS.contains(&k.as_str())) {
-        return Err(err(
-            k,
-            format!("unknown field; expected one of {}", RULE_KEYS.join(", ")),
-        ));
+    let mut rule = Rule::try_from(spec::read(v)?)?;
+    if rule.id.is_empty() {
+        rule.id = default_id.to_string();
     }
-    let id = match obj.get("id") {
-        None => default_id.to_string(),
-        Some(v) => {
-            let s = string(v, "id")?;
-            let ok = !s.is_empty()
-                && s.len() <= 64
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if !ok {
-                return Err(err("id", "1 to 64 characters of A-Z a-z 0-9 - _ ."));
+    rule.spec = v.clone();
+    Ok(rule)
+}
+
+/// The rule without its defaults: an empty `id` (none written) and a null `spec`, both
+/// filled in by [`parse_rule`].
+impl TryFrom<RuleSpec> for Rule {
+    type Error = RuleError;
+
+    fn try_from(s: RuleSpec) -> Result<Rule, RuleError> {
+        let id = match s.id {
+            None => String::new(),
+            Some(id) => {
+                let ok = !id.is_empty()
+                    && id.len() <= 64
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                if !ok {
+                    return Err(err("id", "1 to 64 characters of A-Z a-z 0-9 - _ ."));
+                }
+                id
             }
-            s
-        }
-    };
-    let description = obj
-        .get("description")
-        .map(|v| string(v, "description"))
-        .transpose()?;
-    let matcher = parse_match(obj)?;
-    let trigger = match obj.get("trigger") {
-        None => Trigger::Always,
-        Some(t) => parse_trigger(t)?,
-    };
-    let effect = parse_effect(obj.get("effect").ok_or_else(|| {
-        err(
-            "effect",
-            "missing: every rule needs an effect (e.g. effect = \"503\")",
-        )
-    })?)?;
-    check_fit(&matcher, &effect)?;
-    Ok(Rule {
-        id,
-        description,
-        matcher,
-        trigger,
-        effect,
-        spec: v.clone(),
-    })
+        };
+        let trigger = match s.trigger {
+            None => Trigger::Always,
+            Some(t) => Trigger::try_from(t)?,
+        };
+        let effect = Effect::try_from(s.effect.ok_or_else(|| {
+            err(
+                "effect",
+                "missing: every rule needs an effect (e.g. effect = \"503\")",
+            )
+        })?)?;
+        let matcher = Match::try_from(MatchSpec {
+            operation: s.operation,
+            method: s.method,
+            path: s.path,
+            project: s.project,
+            volume_type: s.volume_type,
+            volume_name: s.volume_name,
+            volume_metadata: s.volume_metadata,
+        })?;
+        check_fit(&matcher, &effect)?;
+        Ok(Rule {
+            id,
+            description: s.description,
+            matcher,
+            trigger,
+            effect,
+            spec: Value::Null,
+        })
+    }
 }
 
-pub(super) fn string(v: &Value, field: &str) -> Result<String, RuleError> {
-    v.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| err(field, "must be a string"))
+/// The matching fields of a [`RuleSpec`].
+struct MatchSpec {
+    operation: Option<OneOrMany>,
+    method: Option<String>,
+    path: Option<String>,
+    project: Option<String>,
+    volume_type: Option<String>,
+    volume_name: Option<String>,
+    volume_metadata: Option<std::collections::BTreeMap<String, String>>,
 }
 
-pub(super) fn nonempty(v: &Value, field: &str) -> Result<String, RuleError> {
-    let s = string(v, field)?;
+pub(super) fn nonempty(s: String, field: &str) -> Result<String, RuleError> {
     if s.is_empty() {
         return Err(err(field, "must not be empty"));
     }
@@ -116,128 +119,128 @@ fn glob(text: &str, field: &str) -> Result<Pattern, RuleError> {
     })
 }
 
-pub(super) fn uint(v: &Value, field: &str, min: u64, max: u64) -> Result<u64, RuleError> {
-    let n = v
-        .as_u64()
-        .ok_or_else(|| err(field, "must be a non-negative integer"))?;
+pub(super) fn within(n: u64, field: &str, min: u64, max: u64) -> Result<u64, RuleError> {
     if n < min || n > max {
         return Err(err(field, format!("must be between {min} and {max}")));
     }
     Ok(n)
 }
 
-fn parse_match(obj: &Map<String, Value>) -> Result<Match, RuleError> {
-    let mut m = Match::default();
-    if let Some(v) = obj.get("operation") {
-        let names: Vec<String> = match v {
-            Value::String(s) => vec![s.clone()],
-            Value::Array(items) => items
-                .iter()
-                .map(|i| string(i, "operation"))
-                .collect::<Result<_, _>>()?,
-            _ => return Err(err("operation", "must be a string or a list of strings")),
-        };
-        if names.is_empty() {
-            return Err(err("operation", "an empty list matches nothing"));
-        }
-        let known = operations::all();
-        for name in names {
-            let p = glob(&name, "operation")?;
-            if !known.iter().any(|k| p.is_match(k)) {
-                return Err(err(
-                    "operation",
-                    format!("unknown operation {name:?} (docs/faults.md lists them all)"),
-                ));
-            }
-            m.operations.push(p);
-        }
-    }
-    if let Some(v) = obj.get("method") {
-        let s = string(v, "method")?.to_ascii_uppercase();
-        if !METHODS.contains(&s.as_str()) {
-            return Err(err(
-                "method",
-                format!(
-                    "unknown method {s:?}; expected one of {}",
-                    METHODS.join(", ")
-                ),
-            ));
-        }
-        m.method = Some(s);
-    }
-    if let Some(v) = obj.get("path") {
-        let s = nonempty(v, "path")?;
-        if !s.starts_with('/') && !s.starts_with('*') {
-            return Err(err("path", "a path glob starts with `/` (or `*`)"));
-        }
-        m.path = Some(glob(&s, "path")?);
-    }
-    if let Some(v) = obj.get("project") {
-        m.project = Some(nonempty(v, "project")?);
-    }
-    if let Some(v) = obj.get("volume_type") {
-        m.volume_type = Some(nonempty(v, "volume_type")?);
-    }
-    if let Some(v) = obj.get("volume_name") {
-        m.volume_name = Some(glob(&string(v, "volume_name")?, "volume_name")?);
-    }
-    if let Some(v) = obj.get("volume_metadata") {
-        let md = v
-            .as_object()
-            .ok_or_else(|| err("volume_metadata", "must be a table of key = \"glob\""))?;
-        for (k, g) in md {
-            let field = format!("volume_metadata.{k}");
-            m.volume_metadata
-                .push((k.clone(), glob(&string(g, &field)?, &field)?));
-        }
-    }
-    Ok(m)
-}
-
-fn parse_trigger(v: &Value) -> Result<Trigger, RuleError> {
-    if v.as_str() == Some("always") {
-        return Ok(Trigger::Always);
-    }
-    let obj = v.as_object().ok_or_else(|| {
-        err(
-            "trigger",
-            "\"always\" or a table with one of first, nth, after, probability",
-        )
-    })?;
-    let allowed: &[&str] = if obj.contains_key("probability") {
-        &["probability", "seed"]
-    } else {
-        &["first", "nth", "after"]
-    };
-    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+/// An `operation` glob, refused unless it matches at least one known operation name
+/// (the one place rule operation names are checked).
+fn operation(name: &str) -> Result<Pattern, RuleError> {
+    let p = glob(name, "operation")?;
+    if !operations::all().iter().any(|k| p.is_match(k)) {
         return Err(err(
-            &format!("trigger.{k}"),
-            "unknown or misplaced field; use one of first, nth, after, or probability (+ seed)",
+            "operation",
+            format!("unknown operation {name:?} (docs/faults.md lists them all)"),
         ));
     }
-    if obj.len() != 1 && !obj.contains_key("probability") {
-        return Err(err("trigger", "exactly one of first, nth, after"));
-    }
-    if let Some(p) = obj.get("probability") {
-        let p = p
-            .as_f64()
-            .ok_or_else(|| err("trigger.probability", "must be a number"))?;
-        if !(0.0..=1.0).contains(&p) {
-            return Err(err("trigger.probability", "must be between 0 and 1"));
+    Ok(p)
+}
+
+impl TryFrom<MatchSpec> for Match {
+    type Error = RuleError;
+
+    fn try_from(s: MatchSpec) -> Result<Match, RuleError> {
+        let mut m = Match::default();
+        if let Some(ops) = s.operation {
+            let names = match ops {
+                OneOrMany::One(name) => vec![name],
+                OneOrMany::Many(names) => names,
+            };
+            if names.is_empty() {
+                return Err(err("operation", "an empty list matches nothing"));
+            }
+            m.operations = names
+                .iter()
+                .map(|n| operation(n))
+                .collect::<Result<_, _>>()?;
         }
-        let seed = match obj.get("seed") {
-            Some(s) => uint(s, "trigger.seed", 0, u64::MAX)?,
-            None => 0,
-        };
-        return Ok(Trigger::Probability { p, seed });
+        if let Some(method) = s.method {
+            let method = method.to_ascii_uppercase();
+            if !METHODS.contains(&method.as_str()) {
+                return Err(err(
+                    "method",
+                    format!(
+                        "unknown method {method:?}; expected one of {}",
+                        METHODS.join(", ")
+                    ),
+                ));
+            }
+            m.method = Some(method);
+        }
+        if let Some(path) = s.path {
+            let path = nonempty(path, "path")?;
+            if !path.starts_with('/') && !path.starts_with('*') {
+                return Err(err("path", "a path glob starts with `/` (or `*`)"));
+            }
+            m.path = Some(glob(&path, "path")?);
+        }
+        m.project = s.project.map(|p| nonempty(p, "project")).transpose()?;
+        m.volume_type = s
+            .volume_type
+            .map(|t| nonempty(t, "volume_type"))
+            .transpose()?;
+        m.volume_name = s.volume_name.map(|n| glob(&n, "volume_name")).transpose()?;
+        for (k, g) in s.volume_metadata.unwrap_or_default() {
+            let p = glob(&g, &format!("volume_metadata.{k}"))?;
+            m.volume_metadata.push((k, p));
+        }
+        Ok(m)
     }
-    let (k, n) = obj.iter().next().expect("one key checked above");
-    let field = format!("trigger.{k}");
-    Ok(match k.as_str() {
-        "first" => Trigger::First(uint(n, &field, 1, u64::MAX)?),
-        "nth" => Trigger::Nth(uint(n, &field, 1, u64::MAX)?),
-        _ => Trigger::After(uint(n, &field, 0, u64::MAX)?),
-    })
+}
+
+impl TryFrom<Shape<TriggerTable>> for Trigger {
+    type Error = RuleError;
+
+    fn try_from(s: Shape<TriggerTable>) -> Result<Trigger, RuleError> {
+        let t = match s {
+            Shape::Str(s) if s == "always" => return Ok(Trigger::Always),
+            Shape::Str(_) | Shape::Int(_) => {
+                return Err(err(
+                    "trigger",
+                    "\"always\" or a table with one of first, nth, after, probability",
+                ))
+            }
+            Shape::Table(t) => t,
+        };
+        let counts = [("first", t.first), ("nth", t.nth), ("after", t.after)];
+        let written: Vec<(&str, u64)> = counts
+            .into_iter()
+            .filter_map(|(k, n)| n.map(|n| (k, n)))
+            .collect();
+        let misplaced = |k: &str| {
+            err(
+                &format!("trigger.{k}"),
+                "unknown or misplaced field; use one of first, nth, after, or probability (+ seed)",
+            )
+        };
+        if let Some(p) = t.probability {
+            if let Some((k, _)) = written.first() {
+                return Err(misplaced(k));
+            }
+            if !(0.0..=1.0).contains(&p) {
+                return Err(err("trigger.probability", "must be between 0 and 1"));
+            }
+            return Ok(Trigger::Probability {
+                p,
+                seed: t.seed.unwrap_or(0),
+            });
+        }
+        if t.seed.is_some() {
+            return Err(misplaced("seed"));
+        }
+        let [(k, n)] = written[..] else {
+            return Err(err("trigger", "exactly one of first, nth, after"));
+        };
+        let field = format!("trigger.{k}");
+        Ok(match k {
+            "first" => Trigger::First(within(n, &field, 1, u64::MAX)?),
+            "nth" => Trigger::Nth(within(n, &field, 1, u64::MAX)?),
+            _ => Trigger::After(n),
+        })
+    }
 }
 
 /// Refuses combinations that could never fire: an effect consulted where the matched
@@ -457,5 +460,52 @@ mod tests {
             Ok(()),
         );
         check(json!("503"), Err("field `rule`"));
+        // Type errors and unknown keys come from the typed structs, with their path.
+        check(
+            json!({"trigger": {"probability": "often"}, "effect": "503"}),
+            Err("field `trigger.probability`: invalid type"),
+        );
+        check(
+            json!({"effect": {"error": "500"}}),
+            Err("field `effect.error`: invalid type"),
+        );
+        check(
+            json!({"effect": {"sequence": ["503", {"error": 500, "colour": 1}]}}),
+            Err("field `effect.sequence[1]`: exactly one kind"),
+        );
+        check(
+            json!({"effect": {"sequence": ["503", {"error": 600}]}}),
+            Err("field `effect.sequence[1].error`: must be between 400 and 599"),
+        );
+        check(
+            json!({"operation": 7, "effect": "503"}),
+            Err("field `operation`"),
+        );
+        check(
+            json!({"volume_metadata": {"image_id": 1}, "effect": "503"}),
+            Err("field `volume_metadata.image_id`: invalid type"),
+        );
+        check(
+            json!({"trigger": {"first": 1, "seed": 3}, "effect": "503"}),
+            Err("field `trigger.seed`"),
+        );
+        check(
+            json!({"trigger": {"every": 2}, "effect": "503"}),
+            Err("field `trigger.every`: unknown field"),
+        );
+        check(
+            json!({"effect": {"hang": false}}),
+            Err("field `effect.hang`: must be true"),
+        );
+        check(
+            json!({"effect": {"bit_rot": 8, "max_ms": 5}}),
+            Err("field `effect.max_ms`: not allowed here"),
+        );
+        check(json!({"effect": 503}), Ok(()));
+        check(json!({"effect": -1}), Err("between 400 and 599"));
+        check(
+            json!({"effect": {"latency_ms": [1, 2, 3]}}),
+            Err("field `effect.latency_ms`: a range is [min, max]"),
+        );
     }
 }

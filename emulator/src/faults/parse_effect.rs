@@ -1,82 +1,69 @@
-//! Parses a rule's `effect`: the string shortcuts (`"503"`, `"close"`, `"hang"`) and the
-//! tables with one kind key each, with Cinder's envelope keys and messages for errors.
+//! Turns a rule's `effect` as written ([`Shape`] of an [`EffectTable`]) into an
+//! [`Effect`]: the string shortcuts (`"503"`, `"close"`, `"hang"`) and the tables with one
+//! kind key each and that kind's options, with Cinder's envelope keys and messages.
 
-use serde_json::{Map, Value};
-
-use super::parse::{err, nonempty, string, uint, RuleError};
+use super::parse::{err, nonempty, within, RuleError};
 use super::rule::*;
+use super::spec::{EffectTable, Latency, Shape, EFFECT_KINDS};
 
-const EFFECT_KINDS: &[&str] = &[
-    "error",
-    "latency_ms",
-    "hang",
-    "close",
-    "sequence",
-    "transition",
-    "bit_rot",
-    "lie",
-];
+impl TryFrom<Shape<EffectTable>> for Effect {
+    type Error = RuleError;
 
-/// `"503"`, `"close"`, ... or a table with exactly one kind key.
-pub fn parse_effect(v: &Value) -> Result<Effect, RuleError> {
-    if let Some(obj) = v.as_object() {
-        if obj.contains_key("sequence") {
-            only(obj, "effect", &["sequence"])?;
-            let items = obj["sequence"]
-                .as_array()
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| err("effect.sequence", "must be a non-empty list of steps"))?;
-            let steps = items
-                .iter()
+    /// `"503"`, `"close"`, ... or a table with exactly one kind key.
+    fn try_from(v: Shape<EffectTable>) -> Result<Effect, RuleError> {
+        let t = match v {
+            Shape::Table(t) => t,
+            shortcut => return http(shortcut, "effect").map(Effect::Http),
+        };
+        let keys = t.keys();
+        if let Some(steps) = t.sequence {
+            only(&keys, "effect", &["sequence"])?;
+            if steps.is_empty() {
+                return Err(err("effect.sequence", "must be a non-empty list of steps"));
+            }
+            let steps = steps
+                .into_iter()
                 .enumerate()
-                .map(|(i, s)| parse_step(s, &format!("effect.sequence[{i}]")))
+                .map(|(i, s)| step(s, &format!("effect.sequence[{i}]")))
                 .collect::<Result<_, _>>()?;
             return Ok(Effect::Sequence(steps));
         }
-        let kinds: Vec<&String> = obj
-            .keys()
-            .filter(|k| EFFECT_KINDS.contains(&k.as_str()))
-            .collect();
-        if kinds.len() != 1 {
+        if keys.iter().filter(|k| EFFECT_KINDS.contains(k)).count() != 1 {
             return Err(err(
                 "effect",
                 format!("exactly one kind of effect: {}", EFFECT_KINDS.join(", ")),
             ));
         }
-        match kinds[0].as_str() {
-            "transition" => return parse_transition(obj).map(Effect::Transition),
-            "bit_rot" => {
-                only(obj, "effect", &["bit_rot", "seed", "region_mib"])?;
-                return Ok(Effect::BitRot {
-                    bytes: uint(&obj["bit_rot"], "effect.bit_rot", 1, 4096)? as u32,
-                    seed: match obj.get("seed") {
-                        Some(s) => uint(s, "effect.seed", 0, u64::MAX)?,
-                        None => 0,
-                    },
-                    region_mib: match obj.get("region_mib") {
-                        Some(r) => uint(r, "effect.region_mib", 1, 1024)?,
-                        None => 64,
-                    },
-                });
-            }
-            _ => {}
+        if let Some(kind) = &t.transition {
+            return transition(kind, &t, &keys).map(Effect::Transition);
         }
+        if let Some(bytes) = t.bit_rot {
+            only(&keys, "effect", &["bit_rot", "seed", "region_mib"])?;
+            return Ok(Effect::BitRot {
+                bytes: within(bytes, "effect.bit_rot", 1, 4096)? as u32,
+                seed: t.seed.unwrap_or(0),
+                region_mib: match t.region_mib {
+                    Some(r) => within(r, "effect.region_mib", 1, 1024)?,
+                    None => 64,
+                },
+            });
+        }
+        http(Shape::Table(t), "effect").map(Effect::Http)
     }
-    parse_http(v, "effect").map(Effect::Http)
 }
 
-fn parse_step(v: &Value, field: &str) -> Result<Step, RuleError> {
-    if v.as_str() == Some("ok") {
-        return Ok(Step::Ok);
+fn step(v: Shape<EffectTable>, field: &str) -> Result<Step, RuleError> {
+    match v {
+        Shape::Str(s) if s == "ok" => Ok(Step::Ok),
+        other => http(other, field).map(Step::Do),
     }
-    parse_http(v, field).map(Step::Do)
 }
 
-fn only(obj: &Map<String, Value>, field: &str, keys: &[&str]) -> Result<(), RuleError> {
-    match obj.keys().find(|k| !keys.contains(&k.as_str())) {
+fn only(keys: &[&str], field: &str, allowed: &[&str]) -> Result<(), RuleError> {
+    match keys.iter().find(|k| !allowed.contains(k)) {
         Some(k) => Err(err(
             &format!("{field}.{k}"),
-            format!("not allowed here; expected {}", keys.join(", ")),
+            format!("not allowed here; expected {}", allowed.join(", ")),
         )),
         None => Ok(()),
     }
@@ -112,66 +99,66 @@ fn error_spec(status: u16) -> ErrorSpec {
     }
 }
 
-fn parse_http(v: &Value, field: &str) -> Result<HttpEffect, RuleError> {
-    if let Some(s) = v.as_str() {
-        return match s {
-            "close" => Ok(HttpEffect::Close),
-            "hang" => Ok(HttpEffect::Hang {
-                max_ms: MAX_WAIT_MS,
-            }),
-            _ => match s.parse::<u16>() {
+fn http(v: Shape<EffectTable>, field: &str) -> Result<HttpEffect, RuleError> {
+    let t = match v {
+        Shape::Str(s) => {
+            return match s.as_str() {
+                "close" => Ok(HttpEffect::Close),
+                "hang" => Ok(HttpEffect::Hang {
+                    max_ms: MAX_WAIT_MS,
+                }),
+                _ => match s.parse::<u16>() {
+                    Ok(code @ 400..=599) => Ok(HttpEffect::Error(error_spec(code))),
+                    _ => Err(err(
+                        field,
+                        format!("unknown effect {s:?}; shortcuts are an HTTP status (\"503\", \"500\", \"413\", \"401\", ...), \"close\", \"hang\" (and \"ok\" in a sequence)"),
+                    )),
+                },
+            };
+        }
+        Shape::Int(code) => {
+            return match u16::try_from(code) {
                 Ok(code @ 400..=599) => Ok(HttpEffect::Error(error_spec(code))),
-                _ => Err(err(
-                    field,
-                    format!("unknown effect {s:?}; shortcuts are an HTTP status (\"503\", \"500\", \"413\", \"401\", ...), \"close\", \"hang\" (and \"ok\" in a sequence)"),
-                )),
-            },
-        };
-    }
-    if let Some(code) = v.as_u64() {
-        return match code {
-            400..=599 => Ok(HttpEffect::Error(error_spec(code as u16))),
-            _ => Err(err(field, "an HTTP error status is between 400 and 599")),
-        };
-    }
-    let obj = v
-        .as_object()
-        .ok_or_else(|| err(field, "must be a string shortcut or a table"))?;
+                _ => Err(err(field, "an HTTP error status is between 400 and 599")),
+            };
+        }
+        Shape::Table(t) => t,
+    };
+    let keys = t.keys();
     let f = |k: &str| format!("{field}.{k}");
-    if let Some(code) = obj.get("error") {
+    if let Some(code) = t.error {
         only(
-            obj,
+            &keys,
             field,
             &["error", "message", "key", "retry_after_s", "applied"],
         )?;
-        let status = uint(code, &f("error"), 400, 599)? as u16;
-        let mut spec = error_spec(status);
-        if let Some(m) = obj.get("message") {
-            spec.message = string(m, &f("message"))?;
+        let mut spec = error_spec(within(code, &f("error"), 400, 599)? as u16);
+        if let Some(m) = t.message {
+            spec.message = m;
         }
-        if let Some(k) = obj.get("key") {
+        if let Some(k) = t.key {
             spec.key = nonempty(k, &f("key"))?;
         }
-        if let Some(r) = obj.get("retry_after_s") {
-            spec.retry_after_s = Some(uint(r, &f("retry_after_s"), 0, 86_400)?);
+        if let Some(r) = t.retry_after_s {
+            spec.retry_after_s = Some(within(r, &f("retry_after_s"), 0, 86_400)?);
         }
-        if let Some(a) = obj.get("applied") {
-            spec.applied = a
-                .as_bool()
-                .ok_or_else(|| err(&f("applied"), "must be true or false"))?;
+        if let Some(a) = t.applied {
+            spec.applied = a;
         }
         return Ok(HttpEffect::Error(spec));
     }
-    if let Some(l) = obj.get("latency_ms") {
-        only(obj, field, &["latency_ms"])?;
-        let (min_ms, max_ms) = match l.as_array() {
-            Some(pair) if pair.len() == 2 => (
-                uint(&pair[0], &f("latency_ms[0]"), 0, MAX_WAIT_MS)?,
-                uint(&pair[1], &f("latency_ms[1]"), 0, MAX_WAIT_MS)?,
-            ),
-            Some(_) => return Err(err(&f("latency_ms"), "a range is [min, max]")),
-            None => {
-                let n = uint(l, &f("latency_ms"), 0, MAX_WAIT_MS)?;
+    if let Some(l) = t.latency_ms {
+        only(&keys, field, &["latency_ms"])?;
+        let (min_ms, max_ms) = match l {
+            Latency::Range(pair) => match pair[..] {
+                [min, max] => (
+                    within(min, &f("latency_ms[0]"), 0, MAX_WAIT_MS)?,
+                    within(max, &f("latency_ms[1]"), 0, MAX_WAIT_MS)?,
+                ),
+                _ => return Err(err(&f("latency_ms"), "a range is [min, max]")),
+            },
+            Latency::Fixed(n) => {
+                let n = within(n, &f("latency_ms"), 0, MAX_WAIT_MS)?;
                 (n, n)
             }
         };
@@ -180,42 +167,41 @@ fn parse_http(v: &Value, field: &str) -> Result<HttpEffect, RuleError> {
         }
         return Ok(HttpEffect::Latency { min_ms, max_ms });
     }
-    if let Some(h) = obj.get("hang") {
-        only(obj, field, &["hang", "max_ms"])?;
-        if h != &Value::Bool(true) {
+    if let Some(h) = t.hang {
+        only(&keys, field, &["hang", "max_ms"])?;
+        if !h {
             return Err(err(&f("hang"), "must be true"));
         }
-        let max_ms = match obj.get("max_ms") {
-            Some(m) => uint(m, &f("max_ms"), 1, MAX_WAIT_MS)?,
+        let max_ms = match t.max_ms {
+            Some(m) => within(m, &f("max_ms"), 1, MAX_WAIT_MS)?,
             None => MAX_WAIT_MS,
         };
         return Ok(HttpEffect::Hang { max_ms });
     }
-    if let Some(c) = obj.get("close") {
-        only(obj, field, &["close"])?;
-        if c != &Value::Bool(true) {
+    if let Some(c) = t.close {
+        only(&keys, field, &["close"])?;
+        if !c {
             return Err(err(&f("close"), "must be true"));
         }
         return Ok(HttpEffect::Close);
     }
-    if let Some(l) = obj.get("lie") {
-        only(obj, field, &["lie", "volume_type"])?;
-        return match l.as_str() {
-            Some("ack") if !obj.contains_key("volume_type") => Ok(HttpEffect::Lie(Lie::Ack)),
-            Some("ack") => Err(err(&f("volume_type"), "only with lie = \"volume_type\"")),
-            Some("volume_type") => {
-                let t = obj
-                    .get("volume_type")
-                    .ok_or_else(|| err(&f("volume_type"), "missing: the type to create instead"))?;
-                Ok(HttpEffect::Lie(Lie::VolumeType(nonempty(
-                    t,
-                    &f("volume_type"),
-                )?)))
-            }
+    if let Some(l) = t.lie {
+        only(&keys, field, &["lie", "volume_type"])?;
+        return match (l.as_str(), t.volume_type) {
+            ("ack", None) => Ok(HttpEffect::Lie(Lie::Ack)),
+            ("ack", Some(_)) => Err(err(&f("volume_type"), "only with lie = \"volume_type\"")),
+            ("volume_type", Some(vt)) => Ok(HttpEffect::Lie(Lie::VolumeType(nonempty(
+                vt,
+                &f("volume_type"),
+            )?))),
+            ("volume_type", None) => Err(err(
+                &f("volume_type"),
+                "missing: the type to create instead",
+            )),
             _ => Err(err(&f("lie"), "one of \"ack\", \"volume_type\"")),
         };
     }
-    if obj.contains_key("transition") || obj.contains_key("bit_rot") {
+    if t.transition.is_some() || t.bit_rot.is_some() {
         return Err(err(
             field,
             "transition and bit_rot cannot be sequence steps",
@@ -230,29 +216,27 @@ fn parse_http(v: &Value, field: &str) -> Result<HttpEffect, RuleError> {
     ))
 }
 
-fn parse_transition(obj: &Map<String, Value>) -> Result<TransitionSpec, RuleError> {
-    let kind = obj["transition"].as_str().unwrap_or_default();
-    let ms = |k: &str| -> Result<Option<u64>, RuleError> {
-        obj.get(k)
-            .map(|v| uint(v, &format!("effect.{k}"), 0, MAX_TRANSITION_MS))
+fn transition(kind: &str, t: &EffectTable, keys: &[&str]) -> Result<TransitionSpec, RuleError> {
+    let ms = |v: Option<u64>, k: &str| -> Result<Option<u64>, RuleError> {
+        v.map(|n| within(n, &format!("effect.{k}"), 0, MAX_TRANSITION_MS))
             .transpose()
     };
     match kind {
         "stay" => {
-            only(obj, "effect", &["transition", "for_ms"])?;
+            only(keys, "effect", &["transition", "for_ms"])?;
             Ok(TransitionSpec::Stay {
-                for_ms: ms("for_ms")?,
+                for_ms: ms(t.for_ms, "for_ms")?,
             })
         }
         "fail" => {
-            only(obj, "effect", &["transition", "delay_ms"])?;
+            only(keys, "effect", &["transition", "delay_ms"])?;
             Ok(TransitionSpec::Fail {
-                delay_ms: ms("delay_ms")?,
+                delay_ms: ms(t.delay_ms, "delay_ms")?,
             })
         }
         "slow" => {
-            only(obj, "effect", &["transition", "delay_ms"])?;
-            let delay_ms = ms("delay_ms")?
+            only(keys, "effect", &["transition", "delay_ms"])?;
+            let delay_ms = ms(t.delay_ms, "delay_ms")?
                 .ok_or_else(|| err("effect.delay_ms", "missing: how long the transition takes"))?;
             Ok(TransitionSpec::Slow { delay_ms })
         }

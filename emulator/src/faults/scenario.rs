@@ -2,7 +2,10 @@
 //! loaded at start with `serve --scenario FILE`. A bad file is refused naming the rule
 //! (index and id) and the field.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+
+use serde::Deserialize;
 
 use serde_json::Value;
 
@@ -53,33 +56,18 @@ impl Scenario {
             path: origin.to_string(),
             message,
         };
-        let doc: toml::Value = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
-        let doc: Value = serde_json::to_value(doc).map_err(|e| parse_err(e.to_string()))?;
-        let obj = doc
-            .as_object()
-            .ok_or_else(|| parse_err("not a table".into()))?;
-        if let Some(k) = obj
-            .keys()
-            .find(|k| !["description", "rule"].contains(&k.as_str()))
-        {
+        let file: ScenarioFile = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+        if let Some(k) = file.other.keys().next() {
             return Err(parse_err(format!(
                 "unknown top-level key `{k}`; a scenario has `description` and `[[rule]]` tables"
             )));
         }
-        let description = match obj.get("description") {
-            None => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err(parse_err("`description` must be a string".into())),
-        };
-        let items = match obj.get("rule") {
-            Some(Value::Array(items)) => items.as_slice(),
-            Some(_) => {
-                return Err(parse_err(
-                    "`rule` must be an array of tables: [[rule]]".into(),
-                ))
-            }
-            None => &[],
-        };
+        let items = file
+            .rule
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<Value>, _>>()
+            .map_err(|e| parse_err(e.to_string()))?;
         let mut rules: Vec<Rule> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let index = i + 1;
@@ -101,10 +89,22 @@ impl Scenario {
         }
         Ok(Scenario {
             origin: origin.to_string(),
-            description,
+            description: file.description,
             rules,
         })
     }
+}
+
+/// A scenario file as written; each rule stays a value until `parse_rule` reads it, so
+/// a refusal can name the rule's index and id.
+#[derive(Debug, Deserialize)]
+struct ScenarioFile {
+    description: Option<String>,
+    #[serde(default)]
+    rule: Vec<toml::Value>,
+    /// Anything else, refused by name.
+    #[serde(flatten)]
+    other: BTreeMap<String, toml::Value>,
 }
 
 #[cfg(test)]
@@ -141,6 +141,15 @@ mod tests {
         );
         check("rules = []\n", Err("unknown top-level key `rules`"));
         check("[[rule]\n", Err("scenario s.toml:"));
+        check("description = 5\n", Err("line 1, column 15"));
+        check(
+            "rule = 1\n",
+            Err("invalid type: integer `1`, expected a sequence"),
+        );
+        check(
+            "[[rule]]\neffect = { sequence = [\"503\", { error = 503, colour = 1 }] }\n",
+            Err("rule 1: field `effect.sequence[1]`: exactly one kind"),
+        );
     }
 
     #[test]
