@@ -170,6 +170,21 @@ impl Session {
         }
     }
 
+    /// Whether two stores may authenticate through one session: the same auth address,
+    /// credentials (password or secret included: different users never share, the
+    /// mistake upstream made), catalog lookup and HTTP settings.
+    pub fn shareable(a: &CinderOptions, b: &CinderOptions) -> bool {
+        a.credentials.is_some()
+            && a.credentials == b.credentials
+            && a.catalog_info == b.catalog_info
+            && a.os_region_name == b.os_region_name
+            && a.endpoint_template == b.endpoint_template
+            && a.ca_certificates_file == b.ca_certificates_file
+            && a.api_insecure == b.api_insecure
+            && a.http_retries == b.http_retries
+            && a.http_timeout_s == b.http_timeout_s
+    }
+
     /// A valid token and endpoint, re-authenticating when the cached token is about to expire.
     pub fn current(&self) -> Result<AuthInfo, DriverError> {
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,4 +1,5 @@
-//! Bounded waiting: the 0.5·2ⁿ s schedule (capped at 15 s) for status polls and retries.
+//! Bounded waiting: the 0.5·2ⁿ s schedule (capped at 15 s) for retries, and the same
+//! with a fast start for status polls.
 
 use std::time::Duration;
 
@@ -17,18 +18,26 @@ pub fn attachment_retry_delay(attempt: u32) -> Duration {
     Duration::from_secs((2u64 << attempt.min(8)).min(10))
 }
 
-/// The sleeps a poll makes within `budget`: the schedule truncated so the sum never
-/// exceeds the budget (the last sleep is shortened). Upstream counts the budget as the sum
-/// of sleeps; cinderbox additionally never sleeps past it.
+/// Fast first polls that together take upstream's first 0.5 s sleep: a fresh volume is
+/// usually ready well before, and later polls still fall when upstream's would.
+pub const FAST_START_MS: [u64; 5] = [20, 40, 80, 160, 200];
+
+/// The sleeps a status poll makes within `budget`: `FAST_START_MS`, then 1 s, 2 s, 4 s, …
+/// (upstream's 0.5·2ⁿ s after the first), truncated so the sum never exceeds the budget
+/// (the last sleep is shortened). Upstream counts the budget as the sum of sleeps;
+/// cinderbox additionally never sleeps past it.
 pub fn schedule(budget: Duration) -> Vec<Duration> {
+    let fast = FAST_START_MS.iter().map(|ms| Duration::from_millis(*ms));
+    let upstream = (1..10_000).map(poll_delay);
     let mut out = Vec::new();
     let mut total = Duration::ZERO;
-    let mut attempt = 0;
-    while total < budget && attempt < 10_000 {
-        let delay = poll_delay(attempt).min(budget - total);
+    for delay in fast.chain(upstream) {
+        if total >= budget {
+            break;
+        }
+        let delay = delay.min(budget - total);
         total += delay;
         out.push(delay);
-        attempt += 1;
     }
     out
 }
@@ -52,12 +61,14 @@ mod tests {
     #[test]
     fn poll_schedule() {
         check(0, vec![]);
-        check(300, ms(&[300]));
-        check(500, ms(&[500]));
-        check(2_000, ms(&[500, 1_000, 500]));
+        check(300, ms(&[20, 40, 80, 160]));
+        check(500, ms(&[20, 40, 80, 160, 200]));
+        check(2_000, ms(&[20, 40, 80, 160, 200, 1_000, 500]));
         check(
             60_000,
-            ms(&[500, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 14_500]),
+            ms(&[
+                20, 40, 80, 160, 200, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 14_500,
+            ]),
         );
     }
 

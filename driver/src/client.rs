@@ -1,6 +1,7 @@
 //! A thin typed Cinder v3 client for one store: microversion 3.54, retries, per-request timeout.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::blocking::Client;
@@ -134,25 +135,43 @@ pub fn http_client(store: &str, options: &CinderOptions) -> Result<Client, Drive
     })
 }
 
-/// The Cinder API of one store, authenticated through that store's own session.
+/// The Cinder API of one store, authenticated through a Keystone session that stores
+/// with the same auth address, credentials and HTTP settings share (`Session::shareable`).
 pub struct CinderClient {
     store: String,
-    session: Session,
+    session: Arc<Session>,
     http: Client,
     retries: u32,
     timeout_s: u64,
 }
 
 impl CinderClient {
+    /// A client with its own session.
     pub fn new(store: &str, options: &CinderOptions) -> Result<CinderClient, DriverError> {
         let http = http_client(store, options)?;
-        Ok(CinderClient {
+        let session = Arc::new(Session::new(store, options, http.clone()));
+        Ok(CinderClient::with_session(store, options, session, http))
+    }
+
+    /// A client that authenticates through `session` (shared with other stores).
+    pub fn with_session(
+        store: &str,
+        options: &CinderOptions,
+        session: Arc<Session>,
+        http: Client,
+    ) -> CinderClient {
+        CinderClient {
             store: store.to_string(),
-            session: Session::new(store, options, http.clone()),
+            session,
             http,
             retries: options.http_retries,
             timeout_s: options.http_timeout_s,
-        })
+        }
+    }
+
+    /// The Keystone session this client authenticates through.
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
     }
 
     pub fn store(&self) -> &str {

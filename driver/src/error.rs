@@ -18,9 +18,11 @@ impl fmt::Display for ConfigError {
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
         }
-        write!(f, ": [{}]", self.section)?;
-        if !self.key.is_empty() {
-            write!(f, " {}", self.key)?;
+        match (self.section.is_empty(), self.key.is_empty()) {
+            (false, false) => write!(f, ": [{}] {}", self.section, self.key)?,
+            (false, true) => write!(f, ": [{}]", self.section)?,
+            (true, false) => write!(f, ": {}", self.key)?,
+            (true, true) => {}
         }
         write!(f, ": {}", self.message)
     }
@@ -31,8 +33,10 @@ impl std::error::Error for ConfigError {}
 /// Every failure the driver reports. Messages never contain passwords, secrets or tokens.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
+    /// Not `#[from]`: the message already includes the `ConfigError`, which is therefore
+    /// not also its source (an error chain would print it twice).
     #[error("configuration error: {0}")]
-    Config(#[from] ConfigError),
+    Config(ConfigError),
 
     #[error("Keystone authentication for store '{store}' at {auth_url} failed: {message}; check cinder_store_auth_address, the user name, password, project and domains (or the application credential) of this store")]
     Auth {
@@ -135,6 +139,12 @@ pub enum DriverError {
     Inconsistent(String),
 }
 
+impl From<ConfigError> for DriverError {
+    fn from(err: ConfigError) -> DriverError {
+        DriverError::Config(err)
+    }
+}
+
 impl DriverError {
     /// The HTTP status Cinder answered, for errors that carry one.
     pub fn http_status(&self) -> Option<u16> {
@@ -233,6 +243,19 @@ mod tests {
             err.to_string(),
             "g.conf:7: [fast] cinder_http_retries: not an integer"
         );
+        let whole_file = ConfigError {
+            file: "missing.conf".into(),
+            line: None,
+            section: String::new(),
+            key: String::new(),
+            message: "cannot read the file".into(),
+        };
+        let shown = DriverError::from(whole_file);
+        assert_eq!(
+            shown.to_string(),
+            "configuration error: missing.conf: cannot read the file"
+        );
+        assert!(std::error::Error::source(&shown).is_none());
     }
 
     #[test]

@@ -185,14 +185,14 @@ mod tests {
             "[s]\nk = one\n  two\n",
             Ok(vec![("s", vec![("k", "one\ntwo", 2)])]),
         );
-        check("k = v\n", Err("t.conf:1: []: option outside of any section; put it under [DEFAULT] or a store section"));
+        check("k = v\n", Err("t.conf:1: option outside of any section; put it under [DEFAULT] or a store section"));
         check(
             "[s\n",
-            Err("t.conf:1: []: section header is missing its closing ']'"),
+            Err("t.conf:1: section header is missing its closing ']'"),
         );
         check("[s]\njunk\n", Err("t.conf:2: [s]: expected 'key = value'"));
         check("[s]\n= v\n", Err("t.conf:2: [s]: empty option name"));
-        check("[]\n", Err("t.conf:1: []: empty section name"));
+        check("[]\n", Err("t.conf:1: empty section name"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod client;
 pub mod connector;
 pub mod hashing;
 pub mod location;
+pub mod pipeline;
 pub mod store;
 pub mod upload;
 pub mod volume;

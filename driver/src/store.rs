@@ -3,9 +3,11 @@
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::client::{CinderClient, Volume};
+use crate::auth::Session;
+use crate::client::{http_client, CinderClient, Volume};
 use crate::config::{Backend, CinderOptions, GlanceConfig, StoreMode, GIB};
 use crate::connector::AccessMode;
 use crate::error::DriverError;
@@ -47,11 +49,18 @@ pub struct CinderStore {
     pub(crate) location_store: Option<String>,
     state: Mutex<StoreState>,
     default_type: OnceLock<String>,
+    /// Test-only (see `Stores::trust_cinder_for_tests`): skip the read-back checks.
+    trusting: AtomicBool,
 }
 
 impl CinderStore {
     pub fn state(&self) -> StoreState {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether the read-back checks of Cinder's answers run (always, outside tests).
+    pub(crate) fn checks_cinder(&self) -> bool {
+        !self.trusting.load(Ordering::Relaxed)
     }
 
     pub fn location(&self, volume_id: &str) -> String {
@@ -86,11 +95,28 @@ impl CinderStore {
         Ok(self.default_type.get_or_init(|| t).clone())
     }
 
-    /// Whether a volume of this type belongs to this store (see `type_matches`).
-    fn matches(&self, volume_type: Option<&str>) -> bool {
-        type_matches(volume_type, self.options.volume_type.as_deref(), || {
-            self.default_type().ok()
-        })
+    /// Whether a volume of this type belongs to this store (see `type_matches`); `Err` when
+    /// Cinder's default type was needed and could not be asked.
+    fn owns(&self, volume_type: Option<&str>) -> Result<bool, DriverError> {
+        let mut failure = None;
+        let owned = type_matches(volume_type, self.options.volume_type.as_deref(), || {
+            self.default_type().map_err(|e| failure = Some(e)).ok()
+        });
+        failure.map_or(Ok(owned), Err)
+    }
+
+    /// Asks Cinder now if the state is not known yet (or could not be asked before).
+    fn refresh(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let StoreState::Unverified { .. } = *state {
+            *state = self.verify().unwrap_or_else(|e| StoreState::Unverified {
+                reason: e.to_string(),
+            });
+            match &*state {
+                StoreState::Enabled => tracing::info!(store = %self.name, "store enabled"),
+                other => tracing::warn!(store = %self.name, state = %other.label(), "store not writable"),
+            }
+        }
     }
 
     /// Refuses `operation` on a disabled store; re-checks an unverified one first.
@@ -159,6 +185,16 @@ pub fn type_matches(
     }
 }
 
+/// Which store a volume belongs to.
+enum Owner {
+    Store(usize),
+    /// The volume exists but no store's type matches.
+    Nobody {
+        volume_type: Option<String>,
+    },
+    Missing,
+}
+
 /// A listed store, for `cinderbox-store stores`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreInfo {
@@ -188,10 +224,11 @@ impl Stores {
         Stores::configure(config)
     }
 
-    /// Builds every cinder store and checks its volume type, all stores in parallel.
-    /// Never fails because Cinder is down: such stores start `Unverified`.
+    /// Builds every cinder store without asking Cinder anything: a store is checked the
+    /// first time a command needs it (`ensure_writable`, `stores`). Stores whose auth
+    /// address, credentials and HTTP settings are equal share one Keystone session.
     pub fn configure(config: GlanceConfig) -> Result<Stores, DriverError> {
-        let mut cinder = Vec::new();
+        let mut cinder: Vec<Arc<CinderStore>> = Vec::new();
         for backend in &config.backends {
             let Backend {
                 name,
@@ -201,37 +238,65 @@ impl Stores {
             else {
                 continue;
             };
+            let client = match cinder
+                .iter()
+                .find(|other| Session::shareable(&other.options, options))
+            {
+                Some(other) => CinderClient::with_session(
+                    name,
+                    options,
+                    other.client.session().clone(),
+                    http_client(name, options)?,
+                ),
+                None => CinderClient::new(name, options)?,
+            };
             cinder.push(Arc::new(CinderStore {
                 name: name.clone(),
                 options: options.clone(),
-                client: CinderClient::new(name, options)?,
+                client,
                 location_store: (config.mode == StoreMode::Multi).then(|| name.clone()),
                 state: Mutex::new(StoreState::Unverified {
                     reason: "not checked yet".into(),
                 }),
                 default_type: OnceLock::new(),
+                trusting: AtomicBool::new(false),
             }));
         }
-        std::thread::scope(|scope| {
-            for store in &cinder {
-                scope.spawn(move || {
-                    let state = store.verify().unwrap_or_else(|e| StoreState::Unverified { reason: e.to_string() });
-                    match &state {
-                        StoreState::Enabled => tracing::info!(store = %store.name, "store enabled"),
-                        other => tracing::warn!(store = %store.name, state = %other.label(), "store not writable"),
-                    }
-                    *store.state.lock().unwrap_or_else(|p| p.into_inner()) = state;
-                });
-            }
-        });
         Ok(Stores { config, cinder })
+    }
+
+    /// Whether two stores authenticate through the same Keystone session.
+    pub fn share_session(&self, a: &str, b: &str) -> Result<bool, DriverError> {
+        Ok(Arc::ptr_eq(
+            self.store(Some(a))?.client.session(),
+            self.store(Some(b))?.client.session(),
+        ))
+    }
+
+    /// **Test-only.** Turns off the driver's read-back checks of Cinder's answers (the
+    /// volume type of a created volume, the recorded `image_size`, that an acknowledged
+    /// delete really removed the volume), so a test suite can run planted Cinder bugs
+    /// against "a driver that trusts Cinder" and see that they would go unnoticed.
+    /// Never call this in an operator's tool.
+    #[doc(hidden)]
+    pub fn trust_cinder_for_tests(&mut self) {
+        for store in &self.cinder {
+            store.trusting.store(true, Ordering::Relaxed);
+        }
     }
 
     pub fn config(&self) -> &GlanceConfig {
         &self.config
     }
 
+    /// Every configured store with its state; checks the stores not checked yet (in
+    /// parallel) first.
     pub fn stores(&self) -> Vec<StoreInfo> {
+        std::thread::scope(|scope| {
+            for store in &self.cinder {
+                scope.spawn(move || store.refresh());
+            }
+        });
         self.config
             .backends
             .iter()
@@ -266,18 +331,13 @@ impl Stores {
         }
     }
 
-    /// The store a location belongs to. Legacy locations go to the matching store (see
-    /// `upgrade_location`), else the default cinder store, else the first cinder store.
+    /// The store a location is read through. Legacy locations go to the matching store
+    /// (see `upgrade_location`), else the default cinder store, else the first one.
     fn resolve(&self, location: &Location) -> Result<Arc<CinderStore>, DriverError> {
-        if let Some(name) = &location.store {
-            if self.config.mode == StoreMode::Single {
-                return Err(DriverError::BadLocation(format!(
-                    "location names store '{name}' but the configuration is single-store; use cinder://<volume-id>"
-                )));
-            }
-            return self.store(Some(name));
+        if let Some(store) = self.named_store(location)? {
+            return Ok(store);
         }
-        if let Some(index) = self.find_store_of(&location.volume_id) {
+        if let Ok(Owner::Store(index)) = self.find_store_of(&location.volume_id) {
             return Ok(self.cinder[index].clone());
         }
         self.store(None).or_else(|_| {
@@ -286,6 +346,19 @@ impl Stores {
                 .cloned()
                 .ok_or_else(|| DriverError::InvalidInput("no cinder store is configured".into()))
         })
+    }
+
+    /// The store a `cinder://<store>/<id>` names (`None` for a legacy location).
+    fn named_store(&self, location: &Location) -> Result<Option<Arc<CinderStore>>, DriverError> {
+        let Some(name) = &location.store else {
+            return Ok(None);
+        };
+        if self.config.mode == StoreMode::Single {
+            return Err(DriverError::BadLocation(format!(
+                "location names store '{name}' but the configuration is single-store; use cinder://<volume-id>"
+            )));
+        }
+        self.store(Some(name)).map(Some)
     }
 
     /// Uploads an image into `store` (default store when `None`).
@@ -355,48 +428,118 @@ impl Stores {
     }
 
     /// Deletes the image's volume and waits until Cinder has removed it. NotFound, Forbidden
-    /// and other backend errors stay distinct.
+    /// and other backend errors stay distinct. In multi-store mode a store only deletes
+    /// volumes of its own type: a legacy location goes to the store whose type matches, and
+    /// a volume no enabled store owns is refused, never deleted through the default store.
     pub fn delete(&self, location: &str) -> Result<(), DriverError> {
         let location = Location::parse(location)?;
-        let store = self.resolve(&location)?;
+        let id = &location.volume_id;
+        let store = match (self.config.mode, self.named_store(&location)?) {
+            (_, Some(store)) => store,
+            (StoreMode::Single, None) => self.resolve(&location)?,
+            (StoreMode::Multi, None) => match self.find_store_of(id)? {
+                Owner::Store(index) => self.cinder[index].clone(),
+                Owner::Missing => {
+                    return Err(DriverError::NotFound {
+                        what: format!("volume {id}"),
+                    })
+                }
+                Owner::Nobody { volume_type } => return Err(self.not_owned(id, volume_type, None)),
+            },
+        };
         store.ensure_writable("delete")?;
-        store
-            .client
-            .delete_volume(&location.volume_id)
-            .map_err(|e| not_found(e, &location.volume_id))?;
-        wait_deleted(
-            &store.client,
-            &location.volume_id,
-            store.options.state_transition_timeout(),
-        )
-    }
-
-    fn find_store_of(&self, volume_id: &str) -> Option<usize> {
-        if self.config.mode == StoreMode::Single {
-            return None;
-        }
-        for (index, store) in self.cinder.iter().enumerate() {
-            let Ok(volume) = store.client.show_volume(volume_id) else {
-                continue;
-            };
-            if store.matches(volume.volume_type.as_deref()) {
-                return Some(index);
+        if self.config.mode == StoreMode::Multi {
+            let volume = store.show(id)?;
+            if !store.owns(volume.volume_type.as_deref())? {
+                return Err(self.not_owned(id, volume.volume_type, Some(&store.name)));
             }
         }
-        None
+        store.client.delete_volume(id).map_err(|e| not_found(e, id))?;
+        if !store.checks_cinder() {
+            return Ok(());
+        }
+        wait_deleted(&store.client, id, store.options.state_transition_timeout())
+    }
+
+    /// The refusal to delete volume `id` of `volume_type` (through `via`, when named).
+    fn not_owned(&self, id: &str, volume_type: Option<String>, via: Option<&str>) -> DriverError {
+        let shown = volume_type.as_deref().unwrap_or("(Cinder's default)");
+        let owner = self.cinder.iter().find(|s| {
+            s.options.volume_type.as_deref() == volume_type.as_deref() && Some(s.name.as_str()) != via
+        });
+        match owner {
+            Some(owner) => DriverError::StoreDisabled {
+                store: owner.name.clone(),
+                operation: "delete",
+                reason: format!(
+                    "volume {id} is of type '{shown}', which belongs to store '{}' ({}); it is never deleted through another store",
+                    owner.name,
+                    owner.state().label()
+                ),
+            },
+            None => DriverError::InvalidInput(format!(
+                "volume {id} is of type '{shown}', which no configured store serves{}; refusing to delete it",
+                via.map(|v| format!(" (not '{v}')")).unwrap_or_default()
+            )),
+        }
+    }
+
+    /// Which store owns `volume_id`: the first whose type matches. Each Keystone session
+    /// is asked once. `Err` when nothing matched and some store could not ask Cinder.
+    fn find_store_of(&self, volume_id: &str) -> Result<Owner, DriverError> {
+        if self.config.mode == StoreMode::Single {
+            return Ok(Owner::Missing);
+        }
+        let mut failure = None;
+        let mut seen: Vec<(Arc<Session>, Option<Volume>)> = Vec::new();
+        let mut found_type = None;
+        for (index, store) in self.cinder.iter().enumerate() {
+            let session = store.client.session();
+            let volume = match seen.iter().find(|(s, _)| Arc::ptr_eq(s, session)) {
+                Some((_, volume)) => volume.clone(),
+                None => {
+                    let volume = match store.client.show_volume(volume_id) {
+                        Ok(v) => Some(v),
+                        Err(DriverError::Http { status: 404, .. }) => None,
+                        Err(e) => {
+                            failure.get_or_insert(e);
+                            continue;
+                        }
+                    };
+                    seen.push((session.clone(), volume.clone()));
+                    volume
+                }
+            };
+            let Some(volume) = volume else {
+                continue;
+            };
+            match store.owns(volume.volume_type.as_deref()) {
+                Ok(true) => return Ok(Owner::Store(index)),
+                Ok(false) => found_type = Some(volume.volume_type),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        match (failure, found_type) {
+            (Some(e), _) => Err(e),
+            (None, Some(volume_type)) => Ok(Owner::Nobody { volume_type }),
+            (None, None) => Ok(Owner::Missing),
+        }
     }
 
     /// Lazy upgrade of one legacy `cinder://<id>`: `cinder://<store>/<id>` for the first store
-    /// whose type matches; unchanged when nothing matches or the volume is missing. Only an
-    /// unparsable location is an error.
+    /// whose type matches; unchanged when nothing matches or the volume is missing. An
+    /// unparsable location is an error, and so is a Cinder that could not be asked ("could
+    /// not ask" never looks like "no store matches").
     pub fn upgrade_location(&self, location: &str) -> Result<String, DriverError> {
         let parsed = Location::parse(location)?;
         if parsed.store.is_some() || self.config.mode == StoreMode::Single {
             return Ok(location.to_string());
         }
-        Ok(match self.find_store_of(&parsed.volume_id) {
-            Some(index) => self.cinder[index].location(&parsed.volume_id),
-            None => location.to_string(),
+        Ok(match self.find_store_of(&parsed.volume_id)? {
+            Owner::Store(index) => self.cinder[index].location(&parsed.volume_id),
+            Owner::Missing | Owner::Nobody { .. } => location.to_string(),
         })
     }
 
@@ -415,34 +558,37 @@ impl Stores {
                 Err(e) => out.push(Err(e)),
             }
         }
-        let mut listings: HashMap<String, HashMap<String, Option<String>>> = HashMap::new();
+        let mut listings: Vec<(Arc<Session>, HashMap<String, Option<String>>)> = Vec::new();
+        let mut incomplete = false;
         for store in &self.cinder {
             if pending.is_empty() {
                 break;
             }
-            let account = format!(
-                "{:?}|{:?}|{:?}",
-                store.options.credentials, store.options.catalog_info, store.options.os_region_name
-            );
-            if !listings.contains_key(&account) {
-                match store.client.list_volumes(None) {
+            let session = store.client.session();
+            let known = listings.iter().position(|(s, _)| Arc::ptr_eq(s, session));
+            let at = match known {
+                Some(at) => at,
+                None => match store.client.list_volumes(None) {
                     Ok(volumes) => {
                         let types = volumes.into_iter().map(|v| (v.id, v.volume_type)).collect();
-                        listings.insert(account.clone(), types);
+                        listings.push((session.clone(), types));
+                        listings.len() - 1
                     }
                     Err(e) => {
-                        tracing::warn!(store = %store.name, error = %e, "cannot list volumes for location upgrade");
+                        tracing::debug!(store = %store.name, error = %e, "cannot list volumes for location upgrade");
+                        incomplete = true;
                         continue;
                     }
-                }
-            }
-            let Some(listing) = listings.get(&account) else {
-                continue;
+                },
             };
+            let listing = &listings[at].1;
             pending.retain(|volume_id, indexes| {
-                let matched = listing
-                    .get(volume_id)
-                    .is_some_and(|t| store.matches(t.as_deref()));
+                let matched = listing.get(volume_id).is_some_and(|t| {
+                    store.owns(t.as_deref()).unwrap_or_else(|_| {
+                        incomplete = true;
+                        false
+                    })
+                });
                 if matched {
                     for &i in indexes.iter() {
                         out[i] = Ok(store.location(volume_id));
@@ -450,6 +596,15 @@ impl Stores {
                 }
                 !matched
             });
+        }
+        if incomplete {
+            // Some store could not be asked: the unmatched rows get that store's own
+            // error (or their answer, if it can be asked now), never "unchanged".
+            for indexes in pending.values() {
+                for &i in indexes {
+                    out[i] = self.upgrade_location(locations[i]);
+                }
+            }
         }
         out
     }

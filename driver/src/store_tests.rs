@@ -124,12 +124,14 @@ fn unreachable_cinder_leaves_stores_unverified() {
         stores.store(Some("fast")).map(|s| s.state()),
         Ok(StoreState::Unverified { .. })
     ));
-    // upgrade never fails because Cinder is down
+    // "could not ask" is an error, never an unchanged location ("no store matches")
     let legacy = "cinder://b31e69eb-fbee-47b3-b315-f9865143c03c";
-    assert_eq!(stores.upgrade_location(legacy).expect("no error"), legacy);
-    let batch = stores.upgrade_locations(&[legacy, "cinder://bad"]);
-    assert_eq!(batch[0].as_deref().ok(), Some(legacy));
+    let err = stores.upgrade_location(legacy).expect_err("Cinder is down");
+    assert!(matches!(err, DriverError::Unreachable { .. }), "{err}");
+    let batch = stores.upgrade_locations(&[legacy, "cinder://bad", legacy]);
+    assert!(matches!(batch[0], Err(DriverError::Unreachable { .. })), "{batch:?}");
     assert!(matches!(batch[1], Err(DriverError::BadLocation(_))));
+    assert!(matches!(batch[2], Err(DriverError::Unreachable { .. })), "{batch:?}");
 }
 
 #[test]
@@ -166,7 +168,10 @@ fn store_lookup_errors() {
 #[test]
 fn store_without_credentials_is_disabled() {
     let stores = offline_stores("[glance_store]\nstores = cinder\ndefault_store = cinder\n");
+    // not asked before a command needs it
     let state = stores.store(None).expect("store").state();
+    assert!(matches!(state, StoreState::Unverified { .. }), "{state:?}");
+    let state = stores.stores()[0].state.clone().expect("a cinder store");
     assert!(matches!(state, StoreState::Disabled { .. }), "{state:?}");
     let err = stores
         .delete("cinder://b31e69eb-fbee-47b3-b315-f9865143c03c")

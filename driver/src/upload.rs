@@ -1,17 +1,19 @@
-//! The add (upload) flow: create, attach, stream with hashing, grow, verify, or clean up.
+//! The add (upload) flow: read the first chunk, create, attach, stream while md5 and the
+//! multihash run on their own threads, grow, verify; a guard removes the volume on failure.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 
-use crate::client::CinderClient;
+use crate::client::{CinderClient, Volume};
 use crate::config::GIB;
 use crate::connector::AccessMode;
 use crate::error::DriverError;
-use crate::hashing::{HashAlgo, ImageHasher};
+use crate::hashing::{Checksums, HashAlgo};
+use crate::pipeline::{BufferPool, Chunk, ParallelHasher, POOL_BUFFERS};
 use crate::store::CinderStore;
 use crate::volume::{attach, cleanup_volume, detach, wait_for_status, Attached};
 
-/// Largest chunk read and written at once; also the most the driver ever holds in memory.
+/// Largest chunk read and written at once; the pipeline holds at most `POOL_BUFFERS` of them.
 pub const CHUNK_BYTES: usize = 4 << 20;
 
 /// What to upload.
@@ -108,6 +110,9 @@ pub(crate) fn add(
             ("image_owner".to_string(), owner.clone()),
         ])
     };
+    // Nothing is created before the input has given its first bytes (or its end).
+    let pool = BufferPool::new(POOL_BUFFERS, CHUNK_BYTES);
+    let first = pool.fill(|buf| read_full(data, buf))?;
     let size_gb = size_gb_for(request.size);
     let volume_type = store.options.volume_type.as_deref();
     let volume = match client.create_volume(
@@ -126,29 +131,116 @@ pub(crate) fn add(
             return Err(e);
         }
     };
-    let mut attachments = Vec::new();
-    let result = fill(
+    let mut guard = VolumeGuard {
         store,
+        volume_id: volume.id.clone(),
+        attachments: Vec::new(),
+        committed: false,
+    };
+    let upload = Upload {
         request,
-        &volume.id,
         size_gb,
-        data,
-        &mut attachments,
-        &metadata,
-    );
-    match result {
-        Ok((size, sums)) => Ok(AddResult {
-            location: store.location(&volume.id),
-            size,
-            checksum: sums.checksum,
-            multihash: sums.multihash,
-            store: store.name.clone(),
-        }),
-        Err(e) => {
-            tracing::warn!(store = %store.name, volume_id = %volume.id, error = %e, "upload failed, removing the volume");
-            let _ = cleanup_volume(client, &store.options, &volume.id, &attachments);
-            Err(e)
+        pool: &pool,
+        first,
+    };
+    let (size, sums) = upload.run(&mut guard, data, &metadata)?;
+    guard.committed = true;
+    Ok(AddResult {
+        location: store.location(&volume.id),
+        size,
+        checksum: sums.checksum,
+        multihash: sums.multihash,
+        store: store.name.clone(),
+    })
+}
+
+/// The new volume of an upload: deleted with its attachments when dropped, unless the
+/// upload committed.
+struct VolumeGuard<'a> {
+    store: &'a CinderStore,
+    volume_id: String,
+    attachments: Vec<String>,
+    committed: bool,
+}
+
+impl VolumeGuard<'_> {
+    /// Attaches read-write and seeks to `offset`.
+    fn attach(&mut self, offset: u64) -> Result<Attached, DriverError> {
+        let store = self.store;
+        let mut attached = attach(
+            &store.client,
+            &store.options,
+            &self.volume_id,
+            AccessMode::ReadWrite,
+        )?;
+        self.attachments.push(attached.attachment_id.clone());
+        attached
+            .file
+            .seek(SeekFrom::Start(offset))
+            .map_err(|source| DriverError::Io {
+                path: format!("volume {}", self.volume_id),
+                source,
+            })?;
+        Ok(attached)
+    }
+
+    /// Detaches (syncing the writes) and forgets the attachment.
+    fn detach(&mut self, attached: Attached) -> Result<(), DriverError> {
+        let id = attached.attachment_id.clone();
+        detach(&self.store.client, attached, true)?;
+        self.attachments.retain(|a| *a != id);
+        Ok(())
+    }
+
+    fn wait(&self, transitional: &[&str], expected: &str) -> Result<Volume, DriverError> {
+        wait_for_status(
+            &self.store.client,
+            &self.volume_id,
+            transitional,
+            expected,
+            self.store.options.state_transition_timeout(),
+        )
+    }
+
+    /// Grows the volume to `new_size_gb`, offline (detach, extend, re-attach at `written`)
+    /// or online with `cinder_do_extend_attached`. The device is never truncated.
+    fn grow(
+        &mut self,
+        attached: Attached,
+        new_size_gb: u64,
+        written: u64,
+    ) -> Result<Attached, DriverError> {
+        let store = self.store;
+        let client: &CinderClient = &store.client;
+        if store.options.do_extend_attached {
+            client.extend(&self.volume_id, new_size_gb)?;
+            self.wait(&["extending"], "in-use")
+                .map_err(|e| extend_failed(store, e))?;
+            attached.connector().extend()?;
+            return Ok(attached);
         }
+        self.detach(attached)?;
+        self.wait(&["detaching", "in-use"], "available")?;
+        client.extend(&self.volume_id, new_size_gb)?;
+        self.wait(&["extending"], "available")
+            .map_err(|e| extend_failed(store, e))?;
+        self.attach(written)
+    }
+}
+
+impl Drop for VolumeGuard<'_> {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        let store = self.store;
+        tracing::warn!(store = %store.name, volume_id = %self.volume_id, "upload failed, removing the volume");
+        let _ = cleanup_volume(
+            &store.client,
+            &store.options,
+            &self.volume_id,
+            &self.attachments,
+        );
     }
 }
 
@@ -170,29 +262,6 @@ fn remove_orphans(store: &CinderStore, name: &str) {
     }
 }
 
-fn attach_rw(
-    store: &CinderStore,
-    volume_id: &str,
-    attachments: &mut Vec<String>,
-    offset: u64,
-) -> Result<Attached, DriverError> {
-    let mut attached = attach(
-        &store.client,
-        &store.options,
-        volume_id,
-        AccessMode::ReadWrite,
-    )?;
-    attachments.push(attached.attachment_id.clone());
-    attached
-        .file
-        .seek(SeekFrom::Start(offset))
-        .map_err(|source| DriverError::Io {
-            path: format!("volume {volume_id}"),
-            source,
-        })?;
-    Ok(attached)
-}
-
 fn extend_failed(store: &CinderStore, err: DriverError) -> DriverError {
     match err {
         DriverError::UnexpectedStatus {
@@ -205,124 +274,104 @@ fn extend_failed(store: &CinderStore, err: DriverError) -> DriverError {
     }
 }
 
-/// Grows the volume by `extra` GiB, offline (detach, extend, re-attach at `written`) or
-/// online with `cinder_do_extend_attached`. The device is never truncated.
-fn grow(
-    store: &CinderStore,
-    volume_id: &str,
-    attached: Attached,
-    new_size_gb: u64,
-    written: u64,
-    attachments: &mut Vec<String>,
-) -> Result<Attached, DriverError> {
-    let client: &CinderClient = &store.client;
-    let budget = store.options.state_transition_timeout();
-    if store.options.do_extend_attached {
-        client.extend(volume_id, new_size_gb)?;
-        wait_for_status(client, volume_id, &["extending"], "in-use", budget)
-            .map_err(|e| extend_failed(store, e))?;
-        attached.connector().extend()?;
-        return Ok(attached);
-    }
-    detach(client, attached, true)?;
-    attachments.pop();
-    wait_for_status(
-        client,
-        volume_id,
-        &["detaching", "in-use"],
-        "available",
-        budget,
-    )?;
-    client.extend(volume_id, new_size_gb)?;
-    wait_for_status(client, volume_id, &["extending"], "available", budget)
-        .map_err(|e| extend_failed(store, e))?;
-    attach_rw(store, volume_id, attachments, written)
-}
-
 type Metadata<'a> = dyn Fn(u64) -> BTreeMap<String, String> + 'a;
 
-fn fill(
-    store: &CinderStore,
-    request: &AddRequest,
-    volume_id: &str,
-    mut size_gb: u64,
-    data: &mut dyn Read,
-    attachments: &mut Vec<String>,
-    metadata: &Metadata,
-) -> Result<(u64, crate::hashing::Checksums), DriverError> {
-    let client = &store.client;
-    let budget = store.options.state_transition_timeout();
-    let volume = wait_for_status(client, volume_id, &["creating"], "available", budget)?;
-    if let Some(wanted) = &store.options.volume_type {
-        if volume.volume_type.as_deref() != Some(wanted.as_str()) {
-            return Err(DriverError::Inconsistent(format!(
-                "volume {volume_id} was created with type {:?} instead of '{wanted}'",
-                volume.volume_type
-            )));
-        }
-    }
-    let mut hasher = ImageHasher::new(request.hashing_algo);
-    let mut buf = vec![0u8; CHUNK_BYTES];
-    let mut written: u64 = 0;
-    let mut attached = attach_rw(store, volume_id, attachments, 0)?;
-    // bounded by the input: every pass consumes one non-empty chunk
-    loop {
-        let n = read_full(data, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        let needed = written + n as u64;
-        if let Some(size) = request.size {
-            if needed > size {
-                return Err(DriverError::SizeMismatch(format!(
-                    "Size exceeds: the image was declared as {size} bytes but more data arrived"
+/// One upload's data path, after the volume was created.
+struct Upload<'a> {
+    request: &'a AddRequest,
+    size_gb: u64,
+    pool: &'a BufferPool,
+    first: Chunk,
+}
+
+impl Upload<'_> {
+    /// Waits for the volume, streams the data into it (md5 and the multihash on their own
+    /// threads), grows it as needed, and records the size; returns the size and sums.
+    fn run(
+        self,
+        guard: &mut VolumeGuard,
+        data: &mut dyn Read,
+        metadata: &Metadata,
+    ) -> Result<(u64, Checksums), DriverError> {
+        let Upload {
+            request,
+            mut size_gb,
+            pool,
+            first,
+        } = self;
+        let store = guard.store;
+        let client = &store.client;
+        let volume_id = guard.volume_id.clone();
+        let volume = guard.wait(&["creating"], "available")?;
+        if let (Some(wanted), true) = (&store.options.volume_type, store.checks_cinder()) {
+            if volume.volume_type.as_deref() != Some(wanted.as_str()) {
+                return Err(DriverError::Inconsistent(format!(
+                    "volume {volume_id} was created with type {:?} instead of '{wanted}'",
+                    volume.volume_type
                 )));
             }
         }
-        let extra = extra_gb(size_gb, needed);
-        if extra > 0 {
-            size_gb += extra;
-            attached = grow(store, volume_id, attached, size_gb, written, attachments)?;
+        let hasher = ParallelHasher::new(request.hashing_algo);
+        let mut written: u64 = 0;
+        let mut attached = guard.attach(0)?;
+        let mut chunk = first;
+        // bounded by the input: every pass consumes one non-empty chunk
+        while !chunk.bytes().is_empty() {
+            let n = chunk.bytes().len() as u64;
+            let needed = written + n;
+            if let Some(size) = request.size {
+                if needed > size {
+                    return Err(DriverError::SizeMismatch(format!(
+                        "Size exceeds: the image was declared as {size} bytes but more data arrived"
+                    )));
+                }
+            }
+            hasher.update(&chunk);
+            let extra = extra_gb(size_gb, needed);
+            if extra > 0 {
+                size_gb += extra;
+                attached = guard.grow(attached, size_gb, written)?;
+            }
+            attached
+                .file
+                .write_all(chunk.bytes())
+                .map_err(|e| write_error(store, &volume_id, e))?;
+            written = needed;
+            drop(chunk);
+            chunk = pool.fill(|buf| read_full(data, buf))?;
         }
         attached
             .file
-            .write_all(&buf[..n])
-            .map_err(|e| write_error(store, volume_id, e))?;
-        written = needed;
-    }
-    attached
-        .file
-        .flush()
-        .map_err(|e| write_error(store, volume_id, e))?;
-    detach(client, attached, true)?;
-    attachments.clear();
-    if let Some(size) = request.size {
-        if written != size {
-            return Err(DriverError::SizeMismatch(format!(
-                "Size mismatch: the image was declared as {size} bytes but {written} arrived"
+            .flush()
+            .map_err(|e| write_error(store, &volume_id, e))?;
+        guard.detach(attached)?;
+        if let Some(size) = request.size {
+            if written != size {
+                return Err(DriverError::SizeMismatch(format!(
+                    "Size mismatch: the image was declared as {size} bytes but {written} arrived"
+                )));
+            }
+        }
+        guard.wait(&["detaching", "in-use"], "available")?;
+        if request.size.is_none() {
+            client.replace_metadata(&volume_id, &metadata(written))?;
+        }
+        client.set_readonly(&volume_id, true)?;
+        let sums = hasher.finish();
+        if !store.checks_cinder() {
+            return Ok((written, sums));
+        }
+        let stored = client.show_volume(&volume_id)?;
+        if stored.metadata.get("image_size").map(String::as_str)
+            != Some(written.to_string().as_str())
+        {
+            return Err(DriverError::Inconsistent(format!(
+                "volume {volume_id} records image_size {:?} but {written} bytes were written",
+                stored.metadata.get("image_size")
             )));
         }
+        Ok((written, sums))
     }
-    wait_for_status(
-        client,
-        volume_id,
-        &["detaching", "in-use"],
-        "available",
-        budget,
-    )?;
-    if request.size.is_none() {
-        client.replace_metadata(volume_id, &metadata(written))?;
-    }
-    client.set_readonly(volume_id, true)?;
-    let stored = client.show_volume(volume_id)?;
-    if stored.metadata.get("image_size").map(String::as_str) != Some(written.to_string().as_str()) {
-        return Err(DriverError::Inconsistent(format!(
-            "volume {volume_id} records image_size {:?} but {written} bytes were written",
-            stored.metadata.get("image_size")
-        )));
-    }
-    Ok((written, hasher.finish()))
 }
 
 #[cfg(test)]

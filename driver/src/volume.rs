@@ -8,8 +8,9 @@ use crate::config::CinderOptions;
 use crate::connector::{connector_for, host_connector, AccessMode, Connector, VolumeIo};
 use crate::error::DriverError;
 
-/// Polls `GET /volumes/{id}` until `expected`, sleeping 0.5·2ⁿ s (≤ 15 s) while the status is
-/// one of `transitional`, for at most `budget` in total. Any other status ends the wait.
+/// Polls `GET /volumes/{id}` until `expected`, on `backoff::schedule` (fast first polls, then
+/// 0.5·2ⁿ s up to 15 s) while the status is one of `transitional`, for at most `budget` in
+/// total. Any other status ends the wait.
 pub fn wait_for_status(
     client: &CinderClient,
     volume_id: &str,

@@ -179,7 +179,7 @@ fn config_errors() {
         ("[glance_store]\nstores = file\ndefault_store = cinder\n".into(), "g.conf:3: [glance_store] default_store: 'cinder' is not one of stores (file)"),
         ("[glance_store]\nstores = cinder\ndefault_store = cinder\ncinder_do_extend_attached = sometimes\n".into(), "g.conf:4: [glance_store] cinder_do_extend_attached: 'sometimes' is not a boolean (use true/false, yes/no, on/off, 1/0)"),
         ("[glance_store]\nstores = cinder\ndefault_store = cinder\ncinder_nfs_connector = kernel\n".into(), "g.conf:4: [glance_store] cinder_nfs_connector: use 'userspace' (no root, no mount) or 'mount' (the kernel NFS client, needs root)"),
-        ("junk\n".into(), "g.conf:1: []: option outside of any section; put it under [DEFAULT] or a store section"),
+        ("junk\n".into(), "g.conf:1: option outside of any section; put it under [DEFAULT] or a store section"),
     ];
     for (input, expected) in cases {
         check(&input, Err(expected));

@@ -20,6 +20,7 @@ fn type_not_found(id: &str) -> ApiError {
 /// A type the caller may see, by id (names are accepted too, as Cinder does).
 fn visible_type(req: &Req, raw: &str) -> Result<VolumeType, ApiError> {
     req.app
+        .domain
         .store
         .read(|s| {
             Uuid::parse_str(raw)
@@ -39,7 +40,7 @@ pub async fn list(req: &Req) -> Result<Response, ApiError> {
         Some(v) if matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no") => Some(false),
         _ => Some(true),
     };
-    let types: Vec<Value> = req.app.store.read(|s| {
+    let types: Vec<Value> = req.app.domain.store.read(|s| {
         let mut ts: Vec<&VolumeType> = s
             .types
             .values()
@@ -65,9 +66,10 @@ pub async fn show(req: &Req, raw: &str) -> Result<Response, ApiError> {
 }
 
 pub async fn show_default(req: &Req) -> Result<Response, ApiError> {
-    let world = req.app.world.clone();
+    let world = req.app.domain.world.clone();
     let t = req
         .app
+        .domain
         .store
         .view(|tx| ops::default_type(tx, &world).cloned())?;
     Ok(Json(json!({ "volume_type": views::volume_type(req, &t, false) })).into_response())
@@ -173,6 +175,7 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
     };
     let t2 = t.clone();
     req.app
+        .domain
         .store
         .write(move |tx| {
             if tx.types().any(|x| x.name == t2.name) {
@@ -214,6 +217,7 @@ pub async fn update(req: &Req, raw: &str) -> Result<Response, ApiError> {
     let raw_owned = raw.to_string();
     let t = req
         .app
+        .domain
         .store
         .write(move |tx| {
             let mut t = tx
@@ -249,9 +253,10 @@ pub async fn update(req: &Req, raw: &str) -> Result<Response, ApiError> {
 pub async fn delete(req: &Req, raw: &str) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:types_manage")?;
     let id = Uuid::parse_str(raw).map_err(|_| type_not_found(raw))?;
-    let world = req.app.world.clone();
+    let world = req.app.domain.world.clone();
     let raw_owned = raw.to_string();
     req.app
+        .domain
         .store
         .write(move |tx| {
             let t = tx
@@ -288,7 +293,7 @@ async fn modify_specs(
     let id = Uuid::parse_str(raw).map_err(|_| type_not_found(raw))?;
     let raw_owned = raw.to_string();
     req.app
-        .store
+        .domain.store
         .write(move |tx| {
             let mut t = tx.volume_type(id).cloned().ok_or_else(|| type_not_found(&raw_owned))?;
             if tx.volumes().any(|v| v.volume_type_id == id) {
@@ -416,7 +421,7 @@ async fn modify_access(req: &Req, raw: &str, add: bool, project: String) -> Resu
     let id = Uuid::parse_str(raw).map_err(|_| type_not_found(raw))?;
     let raw_owned = raw.to_string();
     req.app
-        .store
+        .domain.store
         .write(move |tx| {
             let mut t = tx.volume_type(id).cloned().ok_or_else(|| type_not_found(&raw_owned))?;
             if t.is_public {

@@ -13,7 +13,6 @@ use serde_json::{json, Map, Value};
 use super::views::{self, py_quoted, py_repr, VolumeView};
 use super::Req;
 use crate::error::ApiError;
-use crate::volume::jobs::{self, Job};
 use crate::volume::model::{now, Volume};
 use crate::volume::ops::{self, parse_volume_id, CreateVolume};
 
@@ -173,14 +172,7 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
         availability_zone: field_str(&body, "availability_zone", 255)?,
         bootable: false,
     };
-    let world = req.app.world.clone();
-    let caller = req.caller.clone();
-    let v = req
-        .app
-        .store
-        .write(move |tx| ops::create(tx, &world, &caller, cv))
-        .await?;
-    jobs::spawn(&req.app, v.id, Job::Create);
+    let v = req.app.domain.create_volume(req.caller.clone(), cv).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(volume_body(req, &v, VolumeView::CreateOrUpdate)),
@@ -190,12 +182,13 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
 
 /// `{"volume": <view>}` of a volume just written.
 fn volume_body(req: &Req, v: &Volume, view: VolumeView) -> Value {
-    json!({ "volume": req.app.store.read(|s| views::volume(req, s, v, view)) })
+    json!({ "volume": req.app.domain.store.read(|s| views::volume(req, s, v, view)) })
 }
 
 fn visible_volume(req: &Req, raw_id: &str) -> Result<Volume, ApiError> {
     let id = parse_volume_id(raw_id)?;
     req.app
+        .domain
         .store
         .read(|s| s.volumes.get(&id).cloned())
         .filter(|v| req.caller.sees(v))
@@ -207,6 +200,7 @@ pub async fn show(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
     let id = parse_volume_id(raw_id)?;
     let body = req
         .app
+        .domain
         .store
         .read(|s| {
             s.volumes
@@ -251,6 +245,7 @@ pub async fn update(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
     let caller = req.caller.clone();
     let v = req
         .app
+        .domain
         .store
         .write(move |tx| {
             let mut v = ops::visible(tx, &caller, id)?.clone();
@@ -288,12 +283,10 @@ pub async fn delete(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
         }
         req.require_admin("volume:force_delete")?;
     }
-    let caller = req.caller.clone();
     req.app
-        .store
-        .write(move |tx| ops::begin_delete(tx, &caller, id, force))
+        .domain
+        .delete_volume(req.caller.clone(), id, force)
         .await?;
-    jobs::spawn(&req.app, id, Job::Delete);
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -306,7 +299,7 @@ fn truthy(v: &str) -> bool {
 
 pub async fn summary(req: &Req) -> Result<Response, ApiError> {
     let all = req.caller.is_admin && req.query("all_tenants").is_some_and(truthy);
-    let (count, size) = req.app.store.read(|s| {
+    let (count, size) = req.app.domain.store.read(|s| {
         s.volumes
             .values()
             .filter(|v| all || v.project_id == req.project_id)
@@ -560,7 +553,7 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
         .filter(|(k, _)| !PAGING_KEYS.contains(k) || (*k == "project_id" && req.caller.is_admin))
         .filter(|(k, _)| req.caller.is_admin || USER_FILTERS.contains(k))
         .collect();
-    let (page, next, count) = req.app.store.read(|s| -> Result<_, ApiError> {
+    let (page, next, count) = req.app.domain.store.read(|s| -> Result<_, ApiError> {
         let mut vols: Vec<&Volume> = Vec::new();
         for v in s.volumes.values() {
             let project_ok = all_tenants
@@ -667,6 +660,7 @@ pub async fn metadata_write(req: &Req, raw_id: &str, replace: bool) -> Result<Re
     let caller = req.caller.clone();
     let v = req
         .app
+        .domain
         .store
         .write(move |tx| {
             let mut v = ops::visible(tx, &caller, id)?.clone();
@@ -719,6 +713,7 @@ pub async fn metadata_key_update(req: &Req, raw_id: &str, key: &str) -> Result<R
     let key_owned = key.to_string();
     let val2 = val.clone();
     req.app
+        .domain
         .store
         .write(move |tx| {
             let mut v = ops::visible(tx, &caller, id)?.clone();
@@ -738,6 +733,7 @@ pub async fn metadata_key_delete(req: &Req, raw_id: &str, key: &str) -> Result<R
     let key_owned = key.to_string();
     let raw = raw_id.to_string();
     req.app
+        .domain
         .store
         .write(move |tx| {
             let mut v = ops::visible(tx, &caller, id)?.clone();

@@ -2,7 +2,9 @@
 //! and the background jobs of the emulated volume service.
 
 pub mod attach;
+pub mod domain;
 pub mod files;
+pub mod hooks;
 pub mod jobs;
 pub mod model;
 pub mod ops;

@@ -1,0 +1,188 @@
+//! The upload pipeline: a fixed pool of chunk buffers, and md5 and the multihash each on
+//! its own thread, so hashing overlaps reading and writing while memory stays bounded.
+
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use md5::{Digest, Md5};
+use sha2::{Sha256, Sha512};
+
+use crate::hashing::{hex, Checksums, HashAlgo};
+
+/// Buffers in the pool: one being filled or written, the others queued for the hashers.
+/// The pipeline never holds more than `POOL_BUFFERS × chunk` bytes of image data.
+pub const POOL_BUFFERS: usize = 4;
+
+/// A filled chunk, shared by the writer and both hashers; the last holder to let go
+/// gives the buffer back to the pool.
+pub struct Chunk {
+    data: Arc<Vec<u8>>,
+    len: usize,
+    pool: Sender<Vec<u8>>,
+}
+
+impl Chunk {
+    pub fn bytes(&self) -> &[u8] {
+        &self.data[..self.len]
+    }
+
+    fn share(&self) -> Chunk {
+        Chunk {
+            data: self.data.clone(),
+            len: self.len,
+            pool: self.pool.clone(),
+        }
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        let data = std::mem::take(&mut self.data);
+        if let Some(buf) = Arc::into_inner(data) {
+            // the pool is gone only when the upload ended; the buffer is freed then
+            let _ = self.pool.send(buf);
+        }
+    }
+}
+
+/// A bounded pool of chunk buffers.
+pub struct BufferPool {
+    free: Receiver<Vec<u8>>,
+    back: Sender<Vec<u8>>,
+}
+
+impl BufferPool {
+    pub fn new(buffers: usize, chunk: usize) -> BufferPool {
+        let (back, free) = channel();
+        for _ in 0..buffers {
+            // the receiver is alive: sending cannot fail
+            let _ = back.send(vec![0u8; chunk]);
+        }
+        BufferPool { free, back }
+    }
+
+    /// Fills a free buffer (waiting for one) with `fill`, which returns the bytes it
+    /// put in; a buffer is lent out only while a `Chunk` of it lives.
+    pub fn fill<E>(
+        &self,
+        fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<Chunk, E> {
+        // our own `back` keeps the channel open, and every lent buffer comes back
+        let mut buf = self.free.recv().unwrap_or_default();
+        let len = fill(&mut buf)?;
+        Ok(Chunk {
+            data: Arc::new(buf),
+            len,
+            pool: self.back.clone(),
+        })
+    }
+}
+
+enum Multi {
+    Sha256(Sha256),
+    Sha512(Sha512),
+}
+
+fn spawn_hasher<H: Send + 'static, R: Send + 'static>(
+    name: &str,
+    mut state: H,
+    update: fn(&mut H, &[u8]),
+    finish: fn(H) -> R,
+) -> (Sender<Chunk>, JoinHandle<R>) {
+    let (tx, rx) = channel::<Chunk>();
+    let handle = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            for chunk in rx {
+                update(&mut state, chunk.bytes());
+            }
+            finish(state)
+        })
+        .unwrap_or_else(|e| panic!("cannot start the {name} thread: {e}"));
+    (tx, handle)
+}
+
+/// md5 and the multihash on two threads, fed the same chunks in order.
+pub struct ParallelHasher {
+    md5: (Sender<Chunk>, JoinHandle<String>),
+    multi: (Sender<Chunk>, JoinHandle<String>),
+}
+
+impl ParallelHasher {
+    pub fn new(algo: HashAlgo) -> ParallelHasher {
+        let md5 = spawn_hasher(
+            "cinderbox-md5",
+            Md5::new(),
+            |h, b| h.update(b),
+            |h| hex(&h.finalize()),
+        );
+        let multi_state = match algo {
+            HashAlgo::Sha256 => Multi::Sha256(Sha256::new()),
+            HashAlgo::Sha512 => Multi::Sha512(Sha512::new()),
+        };
+        let multi = spawn_hasher(
+            "cinderbox-multihash",
+            multi_state,
+            |h, b| match h {
+                Multi::Sha256(h) => h.update(b),
+                Multi::Sha512(h) => h.update(b),
+            },
+            |h| match h {
+                Multi::Sha256(h) => hex(&h.finalize()),
+                Multi::Sha512(h) => hex(&h.finalize()),
+            },
+        );
+        ParallelHasher { md5, multi }
+    }
+
+    /// Queues the chunk for both hashers (they share it; nothing is copied).
+    pub fn update(&self, chunk: &Chunk) {
+        // a hasher thread ends only when its sender is dropped (in `finish`)
+        let _ = self.md5.0.send(chunk.share());
+        let _ = self.multi.0.send(chunk.share());
+    }
+
+    /// Waits for both hashers to reach the end of the data.
+    pub fn finish(self) -> Checksums {
+        let ParallelHasher { md5, multi } = self;
+        drop(md5.0);
+        drop(multi.0);
+        let join = |h: JoinHandle<String>| {
+            h.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        };
+        Checksums {
+            checksum: join(md5.1),
+            multihash: join(multi.1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hashing::ImageHasher;
+
+    #[test]
+    fn parallel_hashes_equal_serial_ones_and_buffers_come_back() {
+        for algo in [HashAlgo::Sha256, HashAlgo::Sha512] {
+            let pool = BufferPool::new(2, 7);
+            let hasher = ParallelHasher::new(algo);
+            let mut serial = ImageHasher::new(algo);
+            let data: Vec<u8> = (0..200u8).collect();
+            // far more chunks than buffers: every buffer is returned and reused
+            for part in data.chunks(5) {
+                let chunk = pool
+                    .fill(|buf| {
+                        buf[..part.len()].copy_from_slice(part);
+                        Ok::<usize, ()>(part.len())
+                    })
+                    .expect("fills");
+                hasher.update(&chunk);
+                serial.update(part);
+            }
+            assert_eq!(hasher.finish(), serial.finish(), "{algo:?}");
+        }
+    }
+}
