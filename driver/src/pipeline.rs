@@ -64,10 +64,7 @@ impl BufferPool {
 
     /// Fills a free buffer (waiting for one) with `fill`, which returns the bytes it
     /// put in; a buffer is lent out only while a `Chunk` of it lives.
-    pub fn fill<E>(
-        &self,
-        fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
-    ) -> Result<Chunk, E> {
+    pub fn fill<E>(&self, fill: impl FnOnce(&mut [u8]) -> Result<usize, E>) -> Result<Chunk, E> {
         // our own `back` keeps the channel open, and every lent buffer comes back
         let mut buf = self.free.recv().unwrap_or_default();
         let len = fill(&mut buf)?;

@@ -114,7 +114,9 @@ impl CinderStore {
             });
             match &*state {
                 StoreState::Enabled => tracing::info!(store = %self.name, "store enabled"),
-                other => tracing::warn!(store = %self.name, state = %other.label(), "store not writable"),
+                other => {
+                    tracing::warn!(store = %self.name, state = %other.label(), "store not writable")
+                }
             }
         }
     }
@@ -454,7 +456,10 @@ impl Stores {
                 return Err(self.not_owned(id, volume.volume_type, Some(&store.name)));
             }
         }
-        store.client.delete_volume(id).map_err(|e| not_found(e, id))?;
+        store
+            .client
+            .delete_volume(id)
+            .map_err(|e| not_found(e, id))?;
         if !store.checks_cinder() {
             return Ok(());
         }
@@ -465,7 +470,8 @@ impl Stores {
     fn not_owned(&self, id: &str, volume_type: Option<String>, via: Option<&str>) -> DriverError {
         let shown = volume_type.as_deref().unwrap_or("(Cinder's default)");
         let owner = self.cinder.iter().find(|s| {
-            s.options.volume_type.as_deref() == volume_type.as_deref() && Some(s.name.as_str()) != via
+            s.options.volume_type.as_deref() == volume_type.as_deref()
+                && Some(s.name.as_str()) != via
         });
         match owner {
             Some(owner) => DriverError::StoreDisabled {

@@ -129,9 +129,15 @@ fn unreachable_cinder_leaves_stores_unverified() {
     let err = stores.upgrade_location(legacy).expect_err("Cinder is down");
     assert!(matches!(err, DriverError::Unreachable { .. }), "{err}");
     let batch = stores.upgrade_locations(&[legacy, "cinder://bad", legacy]);
-    assert!(matches!(batch[0], Err(DriverError::Unreachable { .. })), "{batch:?}");
+    assert!(
+        matches!(batch[0], Err(DriverError::Unreachable { .. })),
+        "{batch:?}"
+    );
     assert!(matches!(batch[1], Err(DriverError::BadLocation(_))));
-    assert!(matches!(batch[2], Err(DriverError::Unreachable { .. })), "{batch:?}");
+    assert!(
+        matches!(batch[2], Err(DriverError::Unreachable { .. })),
+        "{batch:?}"
+    );
 }
 
 #[test]

@@ -52,6 +52,8 @@ struct RawWorld {
     users: Vec<RawUser>,
     #[serde(default)]
     volume_types: Vec<RawVolumeType>,
+    #[serde(default)]
+    backends: Vec<crate::backend::RawBackend>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -239,6 +241,7 @@ pub struct World {
     pub projects: Vec<Project>,
     pub users: Vec<User>,
     pub volume_types: Vec<TypeSeed>,
+    pub backends: Vec<crate::backend::Backend>,
 }
 
 impl World {
@@ -466,7 +469,15 @@ fn validate(raw: RawWorld, path: &str) -> Result<World, ConfigError> {
         ));
     }
 
+    let backends = crate::backend::validate(
+        raw.backends,
+        volume_types
+            .iter()
+            .map(|t| (t.name.as_str(), &t.extra_specs)),
+        path,
+    )?;
     Ok(World {
+        backends,
         region: raw.region.unwrap_or_else(|| "RegionOne".into()),
         availability_zone: raw.availability_zone.unwrap_or_else(|| "nova".into()),
         token_lifetime: Duration::from_secs(token_lifetime_s),

@@ -70,6 +70,40 @@ pub const VOLUME_ACTIONS: &[&str] = &[
     "os-show_image_metadata",
 ];
 
+/// NFS calls on a volume export (`nfs.<NFSv3 procedure>`, `mount.<MOUNTv3 procedure>`):
+/// matched only by rules that name them.
+pub const NFS: &[&str] = &[
+    "nfs.null",
+    "nfs.getattr",
+    "nfs.setattr",
+    "nfs.lookup",
+    "nfs.access",
+    "nfs.readlink",
+    "nfs.read",
+    "nfs.write",
+    "nfs.create",
+    "nfs.mkdir",
+    "nfs.symlink",
+    "nfs.mknod",
+    "nfs.remove",
+    "nfs.rmdir",
+    "nfs.rename",
+    "nfs.link",
+    "nfs.readdir",
+    "nfs.readdirplus",
+    "nfs.fsstat",
+    "nfs.fsinfo",
+    "nfs.pathconf",
+    "nfs.commit",
+    "mount.null",
+    "mount.mnt",
+    "mount.dump",
+    "mount.umnt",
+    "mount.umntall",
+    "mount.export",
+    "portmap.call",
+];
+
 /// Keystone operations that consult fault rules.
 pub const KEYSTONE: &[&str] = &["keystone.token.create"];
 
@@ -105,12 +139,14 @@ pub fn all() -> Vec<String> {
     let mut out: Vec<String> = CINDER.iter().map(|s| s.to_string()).collect();
     out.extend(VOLUME_ACTIONS.iter().map(|a| format!("volume.action.{a}")));
     out.extend(KEYSTONE.iter().map(|s| s.to_string()));
+    out.extend(NFS.iter().map(|s| s.to_string()));
     out
 }
 
 pub fn is_known(op: &str) -> bool {
     CINDER.contains(&op)
         || KEYSTONE.contains(&op)
+        || NFS.contains(&op)
         || op
             .strip_prefix("volume.action.")
             .is_some_and(|a| VOLUME_ACTIONS.contains(&a))
@@ -118,6 +154,11 @@ pub fn is_known(op: &str) -> bool {
 
 pub fn is_keystone(op: &str) -> bool {
     op.starts_with("keystone.")
+}
+
+/// NFS, MOUNT and portmapper calls on the NFS export.
+pub fn is_nfs(op: &str) -> bool {
+    op.starts_with("nfs.") || op.starts_with("mount.") || op.starts_with("portmap.")
 }
 
 #[cfg(test)]
