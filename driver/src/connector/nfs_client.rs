@@ -12,9 +12,9 @@ use nfs3_client::nfs3_types::nfs3::{
 };
 use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
 use nfs3_client::nfs3_types::xdr_codec::Opaque;
-use nfs3_client::tokio::{TokioConnector, TokioIo};
 use nfs3_client::{Nfs3Client, Nfs3ConnectionBuilder};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::runtime::Runtime;
 
 use super::nfs::NfsShare;
@@ -56,6 +56,64 @@ fn status<T, E>(res: Nfs3Result<T, E>) -> io::Result<T> {
     }
 }
 
+/// A TCP connection for `nfs3_client` whose reads end in `UnexpectedEof` when the
+/// server closes: the crate's `async_read_exact` loops on a 0-byte read, so without this
+/// a dropped connection would spin until `timeo`.
+pub struct Stream(TcpStream);
+
+impl nfs3_client::io::AsyncRead for Stream {
+    async fn async_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf).await?;
+        if n == 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the NFS server closed the connection",
+            ));
+        }
+        Ok(n)
+    }
+}
+
+impl nfs3_client::io::AsyncWrite for Stream {
+    async fn async_write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).await
+    }
+}
+
+/// Connects [`Stream`]s, from a chosen local port when asked (privileged ports).
+pub struct Connector;
+
+impl nfs3_client::net::Connector for Connector {
+    type Connection = Stream;
+
+    async fn connect(&self, addr: std::net::SocketAddr) -> io::Result<Stream> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Stream(stream))
+    }
+
+    async fn connect_with_port(
+        &self,
+        addr: std::net::SocketAddr,
+        local_port: u16,
+    ) -> io::Result<Stream> {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        let local = if addr.is_ipv4() {
+            std::net::SocketAddr::from(([0, 0, 0, 0], local_port))
+        } else {
+            std::net::SocketAddr::from(([0u16; 8], local_port))
+        };
+        socket.bind(local)?;
+        let stream = socket.connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Stream(stream))
+    }
+}
+
 /// AUTH_UNIX as this process: the owner of `/proc/self` is its uid and gid.
 fn credential() -> opaque_auth<'static> {
     let (uid, gid) = std::fs::metadata("/proc/self")
@@ -74,7 +132,7 @@ fn credential() -> opaque_auth<'static> {
 /// One open volume file on an NFS server.
 pub struct NfsFile {
     runtime: Runtime,
-    client: Nfs3Client<TokioIo<TcpStream>>,
+    client: Nfs3Client<Stream>,
     fh: nfs_fh3,
     mode: AccessMode,
     pos: u64,
@@ -95,13 +153,12 @@ impl NfsFile {
         let ip = share.resolve()?;
         let timeout = share.timeout;
         let (client, fh, rsize, wsize) = runtime.block_on(async {
-            let mut builder =
-                Nfs3ConnectionBuilder::new(TokioConnector, ip.to_string(), &share.path)
-                    .portmapper_port(share.portmapper_port())
-                    .credential(credential())
-                    // a privileged source port needs root; servers exporting with `insecure`
-                    // (or the mount connector) serve everyone else
-                    .connect_from_privileged_port(is_root());
+            let mut builder = Nfs3ConnectionBuilder::new(Connector, ip.to_string(), &share.path)
+                .portmapper_port(share.portmapper_port())
+                .credential(credential())
+                // a privileged source port needs root; servers exporting with `insecure`
+                // (or the mount connector) serve everyone else
+                .connect_from_privileged_port(is_root());
             if let Some(port) = share.mount_port.or(share.nfs_port) {
                 builder = builder.mount_port(port);
             }
