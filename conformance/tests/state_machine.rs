@@ -13,12 +13,13 @@ const JOBS: usize = 4;
 /// Longest planted-bug sequence: short sequences shrink fast.
 const STEPS: usize = 8;
 
-fn sessions(rules: Vec<Value>) -> Vec<Session> {
+fn sessions(rules: Vec<Value>, nfs: bool) -> Vec<Session> {
     let place = Where::Emulator(EmulatorOptions {
         scenario: None,
         rules,
         state_timeout_s: 2,
         delay: Duration::ZERO,
+        nfs,
     });
     // Tiny images: single chunk, a few KiB at most.
     let shape = Shape {
@@ -50,7 +51,11 @@ fn options(cases: u32, seed: u64, max_steps: usize, regressions: Option<PathBuf>
 }
 
 fn run(rules: Vec<Value>, opts: &RunOptions) -> Report {
-    let (report, _sessions) = runner::run(sessions(rules), opts, &|_| {});
+    run_on(rules, opts, false)
+}
+
+fn run_on(rules: Vec<Value>, opts: &RunOptions, nfs: bool) -> Report {
+    let (report, _sessions) = runner::run(sessions(rules, nfs), opts, &|_| {});
     report
 }
 
@@ -191,4 +196,34 @@ fn planted_bugs_fail_with_a_shrunk_counterexample() {
             }
         }
     });
+}
+
+/// The same properties with every volume type on the emulator's NFS backend: the clean
+/// run passes, bit rot on NFS reads (matched by operation name) and at rest is caught.
+#[test]
+fn over_nfs_clean_passes_and_bit_rot_is_caught() {
+    let report = run_on(Vec::new(), &options(8, 0x5eed, 8, None), true);
+    let failure = report
+        .first_failure()
+        .map(|f| format!("{}\n{:#?}\nreplay: {}", f.message, f.shrunk, f.replay));
+    assert_eq!(failure, None, "the clean emulator over NFS must pass");
+    assert_eq!(report.passed(), 8);
+    for rule in [
+        json!({"id": "planted-nfs-read-rot", "operation": "nfs.read",
+               "effect": {"bit_rot": 8, "seed": 7}}),
+        json!({"id": "planted-bit-rot", "effect": {"bit_rot": 8, "seed": 7}}),
+    ] {
+        let report = run_on(vec![rule.clone()], &options(24, 0xb06, STEPS, None), true);
+        let failure = report
+            .cases
+            .iter()
+            .find_map(|c| c.failure.as_ref())
+            .unwrap_or_else(|| panic!("{rule}: not noticed in {} cases", report.cases.len()));
+        let reason = failure.message.to_lowercase();
+        assert!(
+            reason.contains("bytes differ") || reason.contains("md5"),
+            "{rule}: unexpected reason {:?}",
+            failure.message
+        );
+    }
 }

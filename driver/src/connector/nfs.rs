@@ -41,6 +41,9 @@ pub struct NfsShare {
     pub timeout: Duration,
     /// `vers=` / `nfsvers=` from the options, if given.
     pub version: Option<String>,
+    /// False with `noresvport`: connect from any source port, even as root (servers
+    /// exporting `secure`, the default, want a port below 1024, which needs root).
+    pub resvport: bool,
 }
 
 impl NfsShare {
@@ -109,6 +112,7 @@ struct MountOptions {
     mount_port: Option<u16>,
     timeout: Duration,
     version: Option<String>,
+    resvport: bool,
 }
 
 /// Reads `port`, `mountport`, `timeo` and the version from mount options such as
@@ -118,6 +122,7 @@ fn parse_options(raw: &str) -> Result<MountOptions, String> {
     let mut mount_port = None;
     let mut timeout = DEFAULT_TIMEOUT;
     let mut version = None;
+    let mut resvport = true;
     let words: Vec<&str> = raw.split_whitespace().collect();
     let mut i = 0;
     // bounded by the word count: every pass advances i
@@ -142,6 +147,8 @@ fn parse_options(raw: &str) -> Result<MountOptions, String> {
                 "mountport" => mount_port = Some(port_of(item, number()?)?),
                 "timeo" => timeout = Duration::from_millis(u64::from(number()?.max(1)) * 100),
                 "vers" | "nfsvers" => version = Some(value.to_string()),
+                "resvport" => resvport = true,
+                "noresvport" => resvport = false,
                 _ => {}
             }
         }
@@ -151,6 +158,7 @@ fn parse_options(raw: &str) -> Result<MountOptions, String> {
         mount_port,
         timeout,
         version,
+        resvport,
     })
 }
 
@@ -200,6 +208,7 @@ pub fn parse(info: &Map<String, Value>) -> Result<NfsShare, DriverError> {
         mount_port: parsed.mount_port,
         timeout: parsed.timeout,
         version: parsed.version,
+        resvport: parsed.resvport,
     })
 }
 
@@ -285,7 +294,7 @@ mod tests {
     fn cinder_shape_parses() {
         let s = share(
             json!({"driver_volume_type": "nfs", "export": "10.0.0.5:/srv/cinder",
-            "name": "volume-1", "options": "-o vers=3,port=2050,mountport=2051,timeo=15",
+            "name": "volume-1", "options": "-o vers=3,port=2050,mountport=2051,timeo=15,noresvport",
             "format": "raw", "access_mode": "rw", "encrypted": false}),
         )
         .expect("parses");
@@ -307,6 +316,7 @@ mod tests {
             PathBuf::from("/m/183a54a6fd389b921c3e5c81c6d27b1e1c9eadf3d794d005d128e7fe35bcf5d2")
         );
         assert_eq!(s.version.as_deref(), Some("3"));
+        assert!(!s.resvport && v6.resvport);
     }
 
     #[test]

@@ -158,7 +158,7 @@ impl NfsFile {
                 .credential(credential())
                 // a privileged source port needs root; servers exporting with `insecure`
                 // (or the mount connector) serve everyone else
-                .connect_from_privileged_port(is_root());
+                .connect_from_privileged_port(share.resvport && is_root());
             if let Some(port) = share.mount_port.or(share.nfs_port) {
                 builder = builder.mount_port(port);
             }

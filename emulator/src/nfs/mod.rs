@@ -88,7 +88,7 @@ pub fn connection_data(
     m.insert(
         "options".into(),
         json!(format!(
-            "-o vers=3,proto=tcp,port={port},mountport={port},nolock"
+            "-o vers=3,proto=tcp,port={port},mountport={port},nolock,noresvport"
         )),
     );
     m.insert("format".into(), json!("raw"));
