@@ -1,6 +1,8 @@
 //! Row 3: upload and download through the driver into the emulator, against plain
 //! streaming copy of the same bytes on the same disk and against md5+sha256 alone (the
-//! CPU ceiling); the driver runs in a child process so its peak RSS is its own.
+//! CPU ceiling); the driver runs in a child process so its peak RSS is its own. The same
+//! transfers over the emulator's NFS export (store `nfs`, userspace NFSv3 client) are
+//! rows of their own, as ratios of the local rows of the same run.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -82,13 +84,13 @@ fn hashing_only(src: &Path) -> anyhow::Result<f64> {
 }
 
 /// Child mode: upload `source`, download it again, verify, delete; print JSON.
-pub fn child(config: &Path, source: &Path, scratch: &Path) -> anyhow::Result<()> {
+pub fn child(config: &Path, source: &Path, scratch: &Path, store: &str) -> anyhow::Result<()> {
     let size = std::fs::metadata(source)?.len();
     let stores = Stores::configure(GlanceConfig::load(config)?)?;
     let image_id = uuid::Uuid::new_v4().to_string();
     let t0 = Instant::now();
     let added = stores.add(
-        Some("fast"),
+        Some(store),
         &AddRequest::new(&image_id, Some(size)),
         &mut File::open(source)?,
     )?;
@@ -156,23 +158,29 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
         let copy = plain_copy(&src, &dir.path().join("copy.img"))?;
         std::fs::remove_file(dir.path().join("copy.img"))?;
         let hash = hashing_only(&src)?;
-        let output = Command::new(&exe)
-            .arg("child-datapath")
-            .arg("--config")
-            .arg(&config)
-            .arg("--source")
-            .arg(&src)
-            .arg("--scratch")
-            .arg(dir.path())
-            .output()
-            .context("running the driver child")?;
-        if !output.status.success() {
-            bail!(
-                "driver child failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let r: Value = serde_json::from_slice(&output.stdout).context("driver child output")?;
+        let driver = |store: &str| -> anyhow::Result<Value> {
+            let output = Command::new(&exe)
+                .arg("child-datapath")
+                .arg("--config")
+                .arg(&config)
+                .arg("--source")
+                .arg(&src)
+                .arg("--scratch")
+                .arg(dir.path())
+                .arg("--store")
+                .arg(store)
+                .output()
+                .context("running the driver child")?;
+            if !output.status.success() {
+                bail!(
+                    "driver child ({store}) failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            serde_json::from_slice(&output.stdout).context("driver child output")
+        };
+        let r = driver("fast")?;
+        let nfs = driver("nfs")?;
         std::fs::remove_file(&src)?;
         let up = r["upload_mb_s"].as_f64().unwrap_or(0.0);
         let down = r["download_mb_s"].as_f64().unwrap_or(0.0);
@@ -182,7 +190,29 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
         } else {
             format!("{} MiB", size / MIB)
         };
-        cells.push(json!({"size_bytes": size, "upload_mb_s": up, "download_mb_s": down, "plain_copy_mb_s": copy, "md5_sha256_mb_s": hash, "driver_peak_rss_mib": rss}));
+        let nfs_up = nfs["upload_mb_s"].as_f64().unwrap_or(0.0);
+        let nfs_down = nfs["download_mb_s"].as_f64().unwrap_or(0.0);
+        let nfs_rss = nfs["peak_rss_mib"].as_f64().unwrap_or(0.0);
+        cells.push(json!({"size_bytes": size, "upload_mb_s": up, "download_mb_s": down, "plain_copy_mb_s": copy, "md5_sha256_mb_s": hash, "driver_peak_rss_mib": rss,
+            "nfs_upload_mb_s": nfs_up, "nfs_download_mb_s": nfs_down, "nfs_driver_peak_rss_mib": nfs_rss}));
+        rows.push(json!([
+            format!("NFS download {label} (MB/s, userspace NFSv3)"),
+            format!("{nfs_down:.0}"),
+            format!("{down:.0} local download"),
+            format!("{:.2}x", ratio(nfs_down, down))
+        ]));
+        rows.push(json!([
+            format!("NFS upload {label} (MB/s, md5+sha256)"),
+            format!("{nfs_up:.0}"),
+            format!("{up:.0} local upload"),
+            format!("{:.2}x", ratio(nfs_up, up))
+        ]));
+        rows.push(json!([
+            format!("driver peak RSS over NFS {label} (MiB)"),
+            format!("{nfs_rss:.1}"),
+            "64 MiB target".to_string(),
+            format!("{:.2}x", ratio(nfs_rss, 64.0))
+        ]));
         rows.push(json!([
             format!("download {label} (MB/s, no hashing)"),
             format!("{down:.0}"),
