@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::attachments::connection_data;
+use super::params::optional_uuid;
 use super::views::{py_quoted, py_repr};
 use super::volumes::parse_size;
 use super::Req;
@@ -117,25 +118,6 @@ fn required(action: &str, args: &Value, key: &str) -> ApiError {
         py_repr(args),
         &format!("'{key}' is a required property"),
     )
-}
-
-fn uuid_field(name: &str, v: &Value) -> Result<Uuid, ApiError> {
-    match v {
-        Value::String(s) => Uuid::parse_str(s)
-            .map_err(|_| ApiError::invalid_field(name, s, &format!("'{s}' is not a 'uuid'"))),
-        other => Err(ApiError::invalid_field(
-            name,
-            py_repr(other),
-            &format!("{} is not of type 'string'", py_quoted(other)),
-        )),
-    }
-}
-
-fn optional_uuid(name: &str, v: Option<&Value>) -> Result<Option<Uuid>, ApiError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => uuid_field(name, v).map(Some),
-    }
 }
 
 /// Cinder's `parameter_types.boolean`: a JSON bool or one of oslo's strict strings.

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use std::cmp::Reverse;
 use uuid::Uuid;
 
+use super::params::uuid_field;
 use super::views::{self, py_quoted, py_repr};
 use super::Req;
 use crate::edge::Edge;
@@ -62,19 +63,6 @@ fn connection_info(app: &Edge, a: &Attachment) -> Value {
 
 fn parse_attachment_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| attach::not_found(raw))
-}
-
-/// A schema `uuid` field: a string that parses as a UUID.
-fn uuid_field(name: &str, v: &Value) -> Result<Uuid, ApiError> {
-    match v {
-        Value::String(s) => Uuid::parse_str(s)
-            .map_err(|_| ApiError::invalid_field(name, s, &format!("'{s}' is not a 'uuid'"))),
-        other => Err(ApiError::invalid_field(
-            name,
-            py_repr(other),
-            &format!("{} is not of type 'string'", py_quoted(other)),
-        )),
-    }
 }
 
 /// jsonschema's `additionalProperties: false` wording for the `attachment` object.

@@ -7,9 +7,11 @@ pub mod attachments;
 pub mod endpoint;
 pub mod microversion;
 pub mod misc;
+pub mod params;
 pub mod quotas;
 pub mod types;
 pub mod views;
+pub mod volume_list;
 pub mod volumes;
 
 use std::sync::Arc;
@@ -325,8 +327,8 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
     use Endpoint as E;
     match endpoint {
         E::Versions => Ok(Json(versions_doc(&req.app)).into_response()),
-        E::VolumeList => volumes::list(&req, false).await,
-        E::VolumeListDetail => volumes::list(&req, true).await,
+        E::VolumeList => volume_list::list(&req, false).await,
+        E::VolumeListDetail => volume_list::list(&req, true).await,
         E::VolumeCreate => volumes::create(&req).await,
         E::VolumeSummary => volumes::summary(&req).await,
         E::VolumeShow(id) => volumes::show(&req, &id).await,

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
+use super::params::truthy;
 use super::Req;
 use crate::error::ApiError;
 use crate::volume::ops;
@@ -63,13 +64,6 @@ fn quota_set(req: &Req, pid: &str, with_usage: bool) -> Map<String, Value> {
             })
             .collect()
     })
-}
-
-fn truthy(v: &str) -> bool {
-    matches!(
-        v.to_ascii_lowercase().as_str(),
-        "1" | "true" | "yes" | "on" | "y" | "t"
-    )
 }
 
 pub async fn show(req: &Req, pid: &str) -> Result<Response, ApiError> {

@@ -18,7 +18,7 @@ use super::operations;
 use super::rule::{ErrorSpec, HttpEffect, Lie};
 use super::{Call, Faults, Service};
 use crate::error::{cinder_fault, keystone_fault, ApiError};
-use crate::volume::model::now;
+use crate::volume::metadata;
 
 pub async fn apply<F, Fut>(
     faults: &Faults,
@@ -138,16 +138,7 @@ where
             call.note("lie: acknowledged, then undone");
             let undone = faults
                 .store
-                .write(move |tx| {
-                    if let Some(mut v) = tx.volume(id).cloned() {
-                        v.name = name;
-                        v.description = description;
-                        v.metadata = metadata;
-                        v.updated_at = Some(now());
-                        tx.put_volume(v);
-                    }
-                    Ok(())
-                })
+                .write(move |tx| metadata::restore(tx, id, name, description, metadata))
                 .await;
             if let Err(e) = undone {
                 tracing::error!(volume_id = %id, error = %e, "fault: could not undo a write");

@@ -151,7 +151,27 @@ pub async fn recover(domain: &Domain) -> Result<(), crate::error::ApiError> {
                         tx.put_volume(v);
                     }
                     VolumeStatus::Deleting => resume.push(v.id),
-                    _ => {}
+                    // Only the three above are transitional (the filter); named so a
+                    // new transitional status must be given its recovery here.
+                    VolumeStatus::Available
+                    | VolumeStatus::Error
+                    | VolumeStatus::ErrorDeleting
+                    | VolumeStatus::ErrorManaging
+                    | VolumeStatus::Managing
+                    | VolumeStatus::Attaching
+                    | VolumeStatus::InUse
+                    | VolumeStatus::Detaching
+                    | VolumeStatus::Maintenance
+                    | VolumeStatus::RestoringBackup
+                    | VolumeStatus::ErrorRestoring
+                    | VolumeStatus::Reserved
+                    | VolumeStatus::AwaitingTransfer
+                    | VolumeStatus::BackingUp
+                    | VolumeStatus::ErrorBackingUp
+                    | VolumeStatus::ErrorExtending
+                    | VolumeStatus::Downloading
+                    | VolumeStatus::Uploading
+                    | VolumeStatus::Retyping => {}
                 }
             }
             Ok(resume)
