@@ -1,201 +1,22 @@
-//! The multi-store `Stores` object: start-up validation, reads, sizes, deletes and upgrades.
+//! The multi-store `Stores` object: configuration, reads, sizes and deletes (uploads in
+//! `upload`, ownership and location upgrades in `ownership`).
 
-use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use crate::auth::Session;
-use crate::client::{http_client, CinderClient, Volume};
-use crate::config::{Backend, CinderOptions, GlanceConfig, StoreMode, GIB};
+use crate::client::{http_client, CinderClient};
+use crate::config::{Backend, GlanceConfig, StoreMode};
 use crate::connector::AccessMode;
 use crate::error::DriverError;
 use crate::location::Location;
+use crate::ownership::Owner;
 use crate::volume::{attach, detach, wait_deleted, Attached};
 
+use crate::backend::not_found;
+pub use crate::backend::{image_size, type_matches, CinderStore, StoreState};
 pub use crate::upload::{AddRequest, AddResult};
-
-/// Whether a cinder store accepts writes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StoreState {
-    Enabled,
-    /// The volume type is missing (or no credentials): add and delete refused, reads served.
-    Disabled {
-        reason: String,
-    },
-    /// Cinder/Keystone could not be asked at start; checked again on the next write.
-    Unverified {
-        reason: String,
-    },
-}
-
-impl StoreState {
-    pub fn label(&self) -> String {
-        match self {
-            StoreState::Enabled => "enabled".into(),
-            StoreState::Disabled { reason } => format!("disabled({reason})"),
-            StoreState::Unverified { reason } => format!("unverified({reason})"),
-        }
-    }
-}
-
-/// One configured cinder store with its own client and state.
-pub struct CinderStore {
-    pub name: String,
-    pub options: CinderOptions,
-    pub client: CinderClient,
-    /// `cinder://name/<id>` in multi-store mode, `cinder://<id>` for the legacy store.
-    pub(crate) location_store: Option<String>,
-    state: Mutex<StoreState>,
-    default_type: OnceLock<String>,
-    /// Test-only (see `Stores::trust_cinder_for_tests`): skip the read-back checks.
-    trusting: AtomicBool,
-}
-
-impl CinderStore {
-    pub fn state(&self) -> StoreState {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Whether the read-back checks of Cinder's answers run (always, outside tests).
-    pub(crate) fn checks_cinder(&self) -> bool {
-        !self.trusting.load(Ordering::Relaxed)
-    }
-
-    pub fn location(&self, volume_id: &str) -> String {
-        Location::new(self.location_store.as_deref(), volume_id).to_string()
-    }
-
-    /// Asks Cinder whether the configured type exists (or, without one, which type is the
-    /// default). `Err` means Cinder could not be asked.
-    fn verify(&self) -> Result<StoreState, DriverError> {
-        if self.options.credentials.is_none() {
-            return Ok(StoreState::Disabled {
-                reason: "no service credentials (cinder_store_auth_address, cinder_store_user_name, cinder_store_password, cinder_store_project_name)".into(),
-            });
-        }
-        match &self.options.volume_type {
-            Some(t) => Ok(if self.client.type_exists(t)? {
-                StoreState::Enabled
-            } else {
-                StoreState::Disabled {
-                    reason: format!("volume type '{t}' does not exist in Cinder; create it or fix cinder_volume_type in [{}]", self.name),
-                }
-            }),
-            None => self.default_type().map(|_| StoreState::Enabled),
-        }
-    }
-
-    fn default_type(&self) -> Result<String, DriverError> {
-        if let Some(t) = self.default_type.get() {
-            return Ok(t.clone());
-        }
-        let t = self.client.default_type()?;
-        Ok(self.default_type.get_or_init(|| t).clone())
-    }
-
-    /// Whether a volume of this type belongs to this store (see `type_matches`); `Err` when
-    /// Cinder's default type was needed and could not be asked.
-    fn owns(&self, volume_type: Option<&str>) -> Result<bool, DriverError> {
-        let mut failure = None;
-        let owned = type_matches(volume_type, self.options.volume_type.as_deref(), || {
-            self.default_type().map_err(|e| failure = Some(e)).ok()
-        });
-        failure.map_or(Ok(owned), Err)
-    }
-
-    /// Asks Cinder now if the state is not known yet (or could not be asked before).
-    fn refresh(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let StoreState::Unverified { .. } = *state {
-            *state = self.verify().unwrap_or_else(|e| StoreState::Unverified {
-                reason: e.to_string(),
-            });
-            match &*state {
-                StoreState::Enabled => tracing::info!(store = %self.name, "store enabled"),
-                other => {
-                    tracing::warn!(store = %self.name, state = %other.label(), "store not writable")
-                }
-            }
-        }
-    }
-
-    /// Refuses `operation` on a disabled store; re-checks an unverified one first.
-    pub(crate) fn ensure_writable(&self, operation: &'static str) -> Result<(), DriverError> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let StoreState::Unverified { .. } = *state {
-            match self.verify() {
-                Ok(new) => *state = new,
-                Err(e) => {
-                    *state = StoreState::Unverified {
-                        reason: e.to_string(),
-                    };
-                    return Err(e);
-                }
-            }
-        }
-        match &*state {
-            StoreState::Enabled => Ok(()),
-            StoreState::Disabled { reason } | StoreState::Unverified { reason } => {
-                Err(DriverError::StoreDisabled {
-                    store: self.name.clone(),
-                    operation,
-                    reason: reason.clone(),
-                })
-            }
-        }
-    }
-
-    fn show(&self, volume_id: &str) -> Result<Volume, DriverError> {
-        self.client
-            .show_volume(volume_id)
-            .map_err(|e| not_found(e, volume_id))
-    }
-}
-
-fn not_found(err: DriverError, volume_id: &str) -> DriverError {
-    match err {
-        DriverError::Http { status: 404, .. } => DriverError::NotFound {
-            what: format!("volume {volume_id}"),
-        },
-        other => other,
-    }
-}
-
-/// Image size from `metadata.image_size`, else the volume size in bytes.
-pub fn image_size(volume: &Volume) -> u64 {
-    volume
-        .metadata
-        .get("image_size")
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(volume.size.saturating_mul(GIB))
-}
-
-/// Whether a volume of `volume_type` belongs to a store configured with `store_type`:
-/// equal names, where a missing type on either side means Cinder's default type
-/// (`default_type` is only asked when needed: it may cost an API call).
-pub fn type_matches(
-    volume_type: Option<&str>,
-    store_type: Option<&str>,
-    default_type: impl FnOnce() -> Option<String>,
-) -> bool {
-    match (volume_type, store_type) {
-        (Some(v), Some(s)) => v == s,
-        (None, None) => true,
-        (Some(one), None) | (None, Some(one)) => default_type().as_deref() == Some(one),
-    }
-}
-
-/// Which store a volume belongs to.
-enum Owner {
-    Store(usize),
-    /// The volume exists but no store's type matches.
-    Nobody {
-        volume_type: Option<String>,
-    },
-    Missing,
-}
 
 /// A listed store, for `cinderbox-store stores`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,8 +33,8 @@ pub struct StoreInfo {
 
 /// All configured stores.
 pub struct Stores {
-    config: GlanceConfig,
-    cinder: Vec<Arc<CinderStore>>,
+    pub(crate) config: GlanceConfig,
+    pub(crate) cinder: Vec<Arc<CinderStore>>,
 }
 
 impl Stores {
@@ -252,17 +73,13 @@ impl Stores {
                 ),
                 None => CinderClient::new(name, options)?,
             };
-            cinder.push(Arc::new(CinderStore {
-                name: name.clone(),
-                options: options.clone(),
+            let location_store = (config.mode == StoreMode::Multi).then(|| name.clone());
+            cinder.push(Arc::new(CinderStore::new(
+                name,
+                options,
                 client,
-                location_store: (config.mode == StoreMode::Multi).then(|| name.clone()),
-                state: Mutex::new(StoreState::Unverified {
-                    reason: "not checked yet".into(),
-                }),
-                default_type: OnceLock::new(),
-                trusting: AtomicBool::new(false),
-            }));
+                location_store,
+            )));
         }
         Ok(Stores { config, cinder })
     }
@@ -283,7 +100,7 @@ impl Stores {
     #[doc(hidden)]
     pub fn trust_cinder_for_tests(&mut self) {
         for store in &self.cinder {
-            store.trusting.store(true, Ordering::Relaxed);
+            store.trust_cinder();
         }
     }
 
@@ -294,9 +111,14 @@ impl Stores {
     /// Every configured store with its state; checks the stores not checked yet (in
     /// parallel) first.
     pub fn stores(&self) -> Vec<StoreInfo> {
+        // the checks log where the caller logs (its subscriber, not just the global one)
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
         std::thread::scope(|scope| {
             for store in &self.cinder {
-                scope.spawn(move || store.refresh());
+                let dispatch = dispatch.clone();
+                scope.spawn(move || {
+                    tracing::dispatcher::with_default(&dispatch, || store.refresh())
+                });
             }
         });
         self.config
@@ -313,7 +135,7 @@ impl Stores {
                     .cinder
                     .iter()
                     .find(|s| s.name == b.name)
-                    .map(|s| s.state()),
+                    .map(|s| s.known_state()),
             })
             .collect()
     }
@@ -464,155 +286,6 @@ impl Stores {
             return Ok(());
         }
         wait_deleted(&store.client, id, store.options.state_transition_timeout())
-    }
-
-    /// The refusal to delete volume `id` of `volume_type` (through `via`, when named).
-    fn not_owned(&self, id: &str, volume_type: Option<String>, via: Option<&str>) -> DriverError {
-        let shown = volume_type.as_deref().unwrap_or("(Cinder's default)");
-        let owner = self.cinder.iter().find(|s| {
-            s.options.volume_type.as_deref() == volume_type.as_deref()
-                && Some(s.name.as_str()) != via
-        });
-        match owner {
-            Some(owner) => DriverError::StoreDisabled {
-                store: owner.name.clone(),
-                operation: "delete",
-                reason: format!(
-                    "volume {id} is of type '{shown}', which belongs to store '{}' ({}); it is never deleted through another store",
-                    owner.name,
-                    owner.state().label()
-                ),
-            },
-            None => DriverError::InvalidInput(format!(
-                "volume {id} is of type '{shown}', which no configured store serves{}; refusing to delete it",
-                via.map(|v| format!(" (not '{v}')")).unwrap_or_default()
-            )),
-        }
-    }
-
-    /// Which store owns `volume_id`: the first whose type matches. Each Keystone session
-    /// is asked once. `Err` when nothing matched and some store could not ask Cinder.
-    fn find_store_of(&self, volume_id: &str) -> Result<Owner, DriverError> {
-        if self.config.mode == StoreMode::Single {
-            return Ok(Owner::Missing);
-        }
-        let mut failure = None;
-        let mut seen: Vec<(Arc<Session>, Option<Volume>)> = Vec::new();
-        let mut found_type = None;
-        for (index, store) in self.cinder.iter().enumerate() {
-            let session = store.client.session();
-            let volume = match seen.iter().find(|(s, _)| Arc::ptr_eq(s, session)) {
-                Some((_, volume)) => volume.clone(),
-                None => {
-                    let volume = match store.client.show_volume(volume_id) {
-                        Ok(v) => Some(v),
-                        Err(DriverError::Http { status: 404, .. }) => None,
-                        Err(e) => {
-                            failure.get_or_insert(e);
-                            continue;
-                        }
-                    };
-                    seen.push((session.clone(), volume.clone()));
-                    volume
-                }
-            };
-            let Some(volume) = volume else {
-                continue;
-            };
-            match store.owns(volume.volume_type.as_deref()) {
-                Ok(true) => return Ok(Owner::Store(index)),
-                Ok(false) => found_type = Some(volume.volume_type),
-                Err(e) => {
-                    failure.get_or_insert(e);
-                }
-            }
-        }
-        match (failure, found_type) {
-            (Some(e), _) => Err(e),
-            (None, Some(volume_type)) => Ok(Owner::Nobody { volume_type }),
-            (None, None) => Ok(Owner::Missing),
-        }
-    }
-
-    /// Lazy upgrade of one legacy `cinder://<id>`: `cinder://<store>/<id>` for the first store
-    /// whose type matches; unchanged when nothing matches or the volume is missing. An
-    /// unparsable location is an error, and so is a Cinder that could not be asked ("could
-    /// not ask" never looks like "no store matches").
-    pub fn upgrade_location(&self, location: &str) -> Result<String, DriverError> {
-        let parsed = Location::parse(location)?;
-        if parsed.store.is_some() || self.config.mode == StoreMode::Single {
-            return Ok(location.to_string());
-        }
-        Ok(match self.find_store_of(&parsed.volume_id)? {
-            Owner::Store(index) => self.cinder[index].location(&parsed.volume_id),
-            Owner::Missing | Owner::Nobody { .. } => location.to_string(),
-        })
-    }
-
-    /// Batch upgrade: one paginated `GET /volumes/detail` per distinct account (plus one
-    /// `GET /types/default` for a store without a type), however many locations are given.
-    pub fn upgrade_locations(&self, locations: &[&str]) -> Vec<Result<String, DriverError>> {
-        let mut out: Vec<Result<String, DriverError>> = Vec::with_capacity(locations.len());
-        let mut pending: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, raw) in locations.iter().enumerate() {
-            match Location::parse(raw) {
-                Ok(l) if l.store.is_none() && self.config.mode == StoreMode::Multi => {
-                    pending.entry(l.volume_id).or_default().push(i);
-                    out.push(Ok(raw.to_string()));
-                }
-                Ok(_) => out.push(Ok(raw.to_string())),
-                Err(e) => out.push(Err(e)),
-            }
-        }
-        let mut listings: Vec<(Arc<Session>, HashMap<String, Option<String>>)> = Vec::new();
-        let mut incomplete = false;
-        for store in &self.cinder {
-            if pending.is_empty() {
-                break;
-            }
-            let session = store.client.session();
-            let known = listings.iter().position(|(s, _)| Arc::ptr_eq(s, session));
-            let at = match known {
-                Some(at) => at,
-                None => match store.client.list_volumes(None) {
-                    Ok(volumes) => {
-                        let types = volumes.into_iter().map(|v| (v.id, v.volume_type)).collect();
-                        listings.push((session.clone(), types));
-                        listings.len() - 1
-                    }
-                    Err(e) => {
-                        tracing::debug!(store = %store.name, error = %e, "cannot list volumes for location upgrade");
-                        incomplete = true;
-                        continue;
-                    }
-                },
-            };
-            let listing = &listings[at].1;
-            pending.retain(|volume_id, indexes| {
-                let matched = listing.get(volume_id).is_some_and(|t| {
-                    store.owns(t.as_deref()).unwrap_or_else(|_| {
-                        incomplete = true;
-                        false
-                    })
-                });
-                if matched {
-                    for &i in indexes.iter() {
-                        out[i] = Ok(store.location(volume_id));
-                    }
-                }
-                !matched
-            });
-        }
-        if incomplete {
-            // Some store could not be asked: the unmatched rows get that store's own
-            // error (or their answer, if it can be asked now), never "unchanged".
-            for indexes in pending.values() {
-                for &i in indexes {
-                    out[i] = self.upgrade_location(locations[i]);
-                }
-            }
-        }
-        out
     }
 }
 

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 
+use crate::backend::CinderStore;
 use crate::client::{CinderClient, Volume};
 use crate::config::GIB;
 use crate::connector::AccessMode;
 use crate::error::DriverError;
 use crate::hashing::{Checksums, HashAlgo};
 use crate::pipeline::{BufferPool, Chunk, ParallelHasher, POOL_BUFFERS};
-use crate::store::CinderStore;
 use crate::volume::{attach, cleanup_volume, detach, wait_for_status, Attached};
 
 /// Largest chunk read and written at once; the pipeline holds at most `POOL_BUFFERS` of them.

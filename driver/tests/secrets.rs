@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cinderbox_driver::client::CinderClient;
@@ -15,19 +15,19 @@ const APP_SECRET: &str = "ac-Quokka-4412-SECRET";
 const TOKEN: &str = "tok-Narwhal-9931-SECRET";
 const SECRETS: [&str; 3] = [PASSWORD, APP_SECRET, TOKEN];
 
-/// Everything any test in this binary logged, at every level.
-fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || Sink(writer.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-        buf
-    })
+/// Runs `f` under a subscriber of its own (every level) and returns what it logged: each
+/// test sees only its own lines, never those of a test running beside it. Threads the
+/// driver spawns inherit the subscriber (`Stores::stores` checks stores in parallel).
+fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || Sink(writer.clone()))
+        .finish();
+    let out = tracing::subscriber::with_default(subscriber, f);
+    let text = String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
+    (out, text)
 }
 
 struct Sink(Arc<Mutex<Vec<u8>>>);
@@ -48,13 +48,12 @@ fn assert_clean(what: &str, text: &str) {
     }
 }
 
-fn assert_logs_clean() {
-    let text = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+fn assert_logs_clean(text: &str) {
     assert!(
         !text.is_empty(),
         "nothing was logged: the test would prove nothing"
     );
-    assert_clean("the log", &text);
+    assert_clean("the log", text);
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -178,7 +177,6 @@ fn check_error(what: &str, e: &DriverError) {
 
 #[test]
 fn configs_never_print_their_secrets() {
-    logs();
     for creds in [password_creds(), app_creds()] {
         let config = config("http://127.0.0.1:9/identity/v3", &creds);
         assert_clean("Debug of the config", &format!("{config:?}"));
@@ -210,27 +208,28 @@ fn configs_never_print_their_secrets() {
 
 #[test]
 fn failed_authentication_shows_no_password_or_secret() {
-    logs();
     let base = fake_cloud(Keystone::RejectEchoing, 500);
-    for creds in [password_creds(), app_creds()] {
-        let config = config(&format!("{base}/identity/v3"), &creds);
-        let e = client(&config).project_id().unwrap_err();
-        assert!(matches!(e, DriverError::Auth { .. }), "{e}");
-        check_error("a failed authentication", &e);
-        // The whole store set logs its state, with the reason.
-        let stores = Stores::configure(config).unwrap();
-        for info in stores.stores() {
-            assert_clean("a store's state", &format!("{info:?}"));
+    let ((), log) = logged(|| {
+        for creds in [password_creds(), app_creds()] {
+            let config = config(&format!("{base}/identity/v3"), &creds);
+            let e = client(&config).project_id().unwrap_err();
+            assert!(matches!(e, DriverError::Auth { .. }), "{e}");
+            check_error("a failed authentication", &e);
+            // The whole store set logs its state, with the reason.
+            let stores = Stores::configure(config).unwrap();
+            for info in stores.stores() {
+                assert_clean("a store's state", &format!("{info:?}"));
+            }
         }
-    }
-    assert_logs_clean();
+    });
+    assert!(log.contains("store not writable"), "{log}");
+    assert_logs_clean(&log);
 }
 
 /// User info in the auth URL would be printed with it: such a config is refused,
 /// and the refusal does not repeat the value.
 #[test]
 fn an_auth_url_with_user_info_is_refused_without_repeating_it() {
-    logs();
     for address in [
         format!("http://glance:{PASSWORD}@127.0.0.1:9/identity/v3"),
         format!("http://glance:{PASSWORD}@bad host/identity/v3"),
@@ -255,19 +254,20 @@ fn an_auth_url_with_user_info_is_refused_without_repeating_it() {
 
 #[test]
 fn cinder_failures_show_no_token() {
-    logs();
-    for status in [500, 503, 401, 403, 413, 404] {
-        let base = fake_cloud(Keystone::Accept, status);
-        let config = config(&format!("{base}/identity/v3"), &password_creds());
-        let c = client(&config);
-        let e = c
-            .show_volume("b31e69eb-fbee-47b3-b315-f9865143c03c")
-            .unwrap_err();
-        check_error(&format!("a Cinder {status}"), &e);
-        let e = c
-            .delete_volume("b31e69eb-fbee-47b3-b315-f9865143c03c")
-            .unwrap_err();
-        check_error(&format!("a Cinder {status} on delete"), &e);
-    }
-    assert_logs_clean();
+    let ((), log) = logged(|| {
+        for status in [500, 503, 401, 403, 413, 404] {
+            let base = fake_cloud(Keystone::Accept, status);
+            let config = config(&format!("{base}/identity/v3"), &password_creds());
+            let c = client(&config);
+            let e = c
+                .show_volume("b31e69eb-fbee-47b3-b315-f9865143c03c")
+                .unwrap_err();
+            check_error(&format!("a Cinder {status}"), &e);
+            let e = c
+                .delete_volume("b31e69eb-fbee-47b3-b315-f9865143c03c")
+                .unwrap_err();
+            check_error(&format!("a Cinder {status} on delete"), &e);
+        }
+    });
+    assert_logs_clean(&log);
 }

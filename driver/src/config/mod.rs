@@ -18,18 +18,27 @@ use options::{cinder_options, describe, lint_section, Resolver};
 /// Bytes in one GiB, Cinder's size unit.
 pub const GIB: u64 = 1 << 30;
 
-/// A password or secret: never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// A password, secret or token, held in `secrecy`'s `SecretString` (zeroed when dropped,
+/// never printed). Equality only decides whether two stores may share a session.
+#[derive(Clone)]
+pub struct Secret(secrecy::SecretString);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
+        Secret(secrecy::SecretString::from(value.into()))
     }
     pub fn expose(&self) -> &str {
-        &self.0
+        secrecy::ExposeSecret::expose_secret(&self.0)
     }
 }
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

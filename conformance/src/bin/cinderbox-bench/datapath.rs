@@ -1,8 +1,10 @@
 //! Row 3: upload and download through the driver into the emulator, against plain
 //! streaming copy of the same bytes on the same disk and against md5+sha256 alone (the
-//! CPU ceiling); the driver runs in a child process so its peak RSS is its own. The same
-//! transfers over the emulator's NFS export (store `nfs`, userspace NFSv3 client) are
-//! rows of their own, as ratios of the local rows of the same run.
+//! CPU ceiling), several interleaved rounds per size (the machine is shared), and at 1 GiB
+//! against upstream glance_store through its Python adapter; the driver runs in a child
+//! process so its peak RSS is its own. The same transfers over the emulator's NFS
+//! export (store `nfs`, userspace NFSv3 client) are rows of their own, as ratios of the
+//! local rows of the same rounds.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -15,6 +17,7 @@ use md5::Digest as _;
 use serde_json::{json, Value};
 
 use crate::stats::{mb_per_s, peak_rss_mib, ratio};
+use cinderbox_conformance::adapter::{python_glance_store_setup, Adapter, AdapterCommand};
 use cinderbox_driver::config::GlanceConfig;
 use cinderbox_driver::{AddRequest, Stores};
 use cinderbox_emulator::testing::Emulator;
@@ -135,6 +138,109 @@ pub fn child(config: &Path, source: &Path, scratch: &Path, store: &str) -> anyho
     Ok(())
 }
 
+/// One driver child run: upload, download, peak RSS.
+struct DriverRun {
+    up: f64,
+    down: f64,
+    rss: f64,
+}
+
+fn driver_child(
+    exe: &Path,
+    config: &Path,
+    src: &Path,
+    scratch: &Path,
+    store: &str,
+) -> anyhow::Result<DriverRun> {
+    let output = Command::new(exe)
+        .arg("child-datapath")
+        .arg("--config")
+        .arg(config)
+        .arg("--source")
+        .arg(src)
+        .arg("--scratch")
+        .arg(scratch)
+        .arg("--store")
+        .arg(store)
+        .output()
+        .context("running the driver child")?;
+    if !output.status.success() {
+        bail!(
+            "driver child ({store}) failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let r: Value = serde_json::from_slice(&output.stdout).context("driver child output")?;
+    Ok(DriverRun {
+        up: r["upload_mb_s"].as_f64().unwrap_or(0.0),
+        down: r["download_mb_s"].as_f64().unwrap_or(0.0),
+        rss: r["peak_rss_mib"].as_f64().unwrap_or(0.0),
+    })
+}
+
+/// Upstream glance_store 5.7.0 (the Python adapter) uploading `src` into the same
+/// emulator: MB/s of its `add`, timed around the one request.
+struct Upstream {
+    adapter: Adapter,
+}
+
+impl Upstream {
+    fn start(config_text: &str, work_dir: &Path) -> anyhow::Result<Upstream> {
+        let python = python_glance_store_setup(None).map_err(anyhow::Error::msg)?;
+        let adapter = Adapter::spawn(&AdapterCommand::python_glance_store(python))?;
+        adapter.set_timeout(std::time::Duration::from_secs(600));
+        std::fs::create_dir_all(work_dir)?;
+        adapter.configure(config_text, work_dir)?;
+        Ok(Upstream { adapter })
+    }
+
+    fn upload(&self, src: &Path) -> anyhow::Result<f64> {
+        let size = std::fs::metadata(src)?.len();
+        let image_id = uuid::Uuid::new_v4().to_string();
+        let t0 = Instant::now();
+        let added = self.adapter.add(Some("fast"), &image_id, Some(size), src)?;
+        let took = t0.elapsed();
+        self.adapter.delete(&added.location)?;
+        Ok(mb_per_s(size, took))
+    }
+}
+
+/// Median and range of `values`, as "median (min–max)".
+fn spread(values: &[f64], digits: usize) -> (f64, String) {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let median = v.get(v.len() / 2).copied().unwrap_or(0.0);
+    let (lo, hi) = (
+        v.first().copied().unwrap_or(0.0),
+        v.last().copied().unwrap_or(0.0),
+    );
+    (
+        median,
+        format!(
+            "{median:.digits$} ({lo:.digits$}–{hi:.digits$}, n={})",
+            v.len()
+        ),
+    )
+}
+
+fn label_of(size: u64) -> String {
+    if size >= 1024 * MIB {
+        format!("{} GiB", size / (1024 * MIB))
+    } else {
+        format!("{} MiB", size / MIB)
+    }
+}
+
+/// Rounds per size: the machine is shared, so each ratio is taken several times with the
+/// ceiling measured right before the driver run it is compared with.
+fn rounds_for(quick: bool, size: u64) -> usize {
+    match (quick, size >= 4096 * MIB) {
+        (true, _) => 1,
+        (false, true) => 2,
+        (false, false) => 3,
+    }
+}
+
 pub fn run(quick: bool) -> anyhow::Result<Value> {
     let sizes: &[u64] = if quick {
         &[64 * MIB]
@@ -148,88 +254,111 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
         "127.0.0.1:0".parse()?,
     )?;
     let config = dir.path().join("glance-api.conf");
-    std::fs::write(&config, crate::glance_config(&emu.base_url))?;
+    let config_text = crate::glance_config(&emu.base_url);
+    std::fs::write(&config, &config_text)?;
     let exe = std::env::current_exe()?;
+    // upstream only in full runs: its venv takes PyPI and a minute the first time
+    let upstream = match quick {
+        true => Err(anyhow::anyhow!("skipped in --quick runs")),
+        false => Upstream::start(&config_text, &dir.path().join("upstream")),
+    };
     let mut rows = Vec::new();
     let mut cells = Vec::new();
     for &size in sizes {
         let src = dir.path().join("source.img");
         make_source(&src, size)?;
-        let copy = plain_copy(&src, &dir.path().join("copy.img"))?;
-        std::fs::remove_file(dir.path().join("copy.img"))?;
-        let hash = hashing_only(&src)?;
-        let driver = |store: &str| -> anyhow::Result<Value> {
-            let output = Command::new(&exe)
-                .arg("child-datapath")
-                .arg("--config")
-                .arg(&config)
-                .arg("--source")
-                .arg(&src)
-                .arg("--scratch")
-                .arg(dir.path())
-                .arg("--store")
-                .arg(store)
-                .output()
-                .context("running the driver child")?;
-            if !output.status.success() {
-                bail!(
-                    "driver child ({store}) failed: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
+        let label = label_of(size);
+        let (mut up_ratios, mut down_ratios, mut ups, mut rsses, mut ceilings) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut vs_upstream = Vec::new();
+        let mut theirs = Vec::new();
+        let (mut nfs_up_ratios, mut nfs_down_ratios, mut nfs_rsses) =
+            (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds_for(quick, size) {
+            let copy = plain_copy(&src, &dir.path().join("copy.img"))?;
+            std::fs::remove_file(dir.path().join("copy.img"))?;
+            let hash = hashing_only(&src)?;
+            let ceiling = hash.min(copy);
+            let ours = driver_child(&exe, &config, &src, dir.path(), "fast")?;
+            let nfs = driver_child(&exe, &config, &src, dir.path(), "nfs")?;
+            nfs_up_ratios.push(ratio(nfs.up, ours.up));
+            nfs_down_ratios.push(ratio(nfs.down, ours.down));
+            nfs_rsses.push(nfs.rss);
+            up_ratios.push(ratio(ours.up, ceiling));
+            down_ratios.push(ratio(ours.down, copy));
+            ups.push(ours.up);
+            rsses.push(ours.rss);
+            ceilings.push(ceiling);
+            if let (Ok(upstream), true) = (&upstream, size == 1024 * MIB) {
+                let their = upstream.upload(&src)?;
+                theirs.push(their);
+                vs_upstream.push(ratio(ours.up, their));
             }
-            serde_json::from_slice(&output.stdout).context("driver child output")
-        };
-        let r = driver("fast")?;
-        let nfs = driver("nfs")?;
+            cells.push(json!({"size_bytes": size, "upload_mb_s": ours.up, "download_mb_s": ours.down, "plain_copy_mb_s": copy, "md5_sha256_mb_s": hash, "driver_peak_rss_mib": ours.rss,
+                "nfs_upload_mb_s": nfs.up, "nfs_download_mb_s": nfs.down, "nfs_driver_peak_rss_mib": nfs.rss}));
+        }
         std::fs::remove_file(&src)?;
-        let up = r["upload_mb_s"].as_f64().unwrap_or(0.0);
-        let down = r["download_mb_s"].as_f64().unwrap_or(0.0);
-        let rss = r["peak_rss_mib"].as_f64().unwrap_or(0.0);
-        let label = if size >= 1024 * MIB {
-            format!("{} GiB", size / (1024 * MIB))
-        } else {
-            format!("{} MiB", size / MIB)
-        };
-        let nfs_up = nfs["upload_mb_s"].as_f64().unwrap_or(0.0);
-        let nfs_down = nfs["download_mb_s"].as_f64().unwrap_or(0.0);
-        let nfs_rss = nfs["peak_rss_mib"].as_f64().unwrap_or(0.0);
-        cells.push(json!({"size_bytes": size, "upload_mb_s": up, "download_mb_s": down, "plain_copy_mb_s": copy, "md5_sha256_mb_s": hash, "driver_peak_rss_mib": rss,
-            "nfs_upload_mb_s": nfs_up, "nfs_download_mb_s": nfs_down, "nfs_driver_peak_rss_mib": nfs_rss}));
+        let (_, up_text) = spread(&ups, 0);
+        let (_, ceiling_text) = spread(&ceilings, 0);
+        let (_, up_ratio_text) = spread(&up_ratios, 2);
+        let (_, down_ratio_text) = spread(&down_ratios, 2);
+        let (rss, rss_text) = spread(&rsses, 1);
         rows.push(json!([
-            format!("NFS download {label} (MB/s, userspace NFSv3)"),
-            format!("{nfs_down:.0}"),
-            format!("{down:.0} local download"),
-            format!("{:.2}x", ratio(nfs_down, down))
-        ]));
-        rows.push(json!([
-            format!("NFS upload {label} (MB/s, md5+sha256)"),
-            format!("{nfs_up:.0}"),
-            format!("{up:.0} local upload"),
-            format!("{:.2}x", ratio(nfs_up, up))
-        ]));
-        rows.push(json!([
-            format!("driver peak RSS over NFS {label} (MiB)"),
-            format!("{nfs_rss:.1}"),
-            "64 MiB target".to_string(),
-            format!("{:.2}x", ratio(nfs_rss, 64.0))
-        ]));
-        rows.push(json!([
-            format!("download {label} (MB/s, no hashing)"),
-            format!("{down:.0}"),
-            format!("{copy:.0} plain copy"),
-            format!("{:.2}x", ratio(down, copy))
+            format!("download {label} (MB/s, no hashing) / plain copy"),
+            "",
+            "",
+            format!("{down_ratio_text}x")
         ]));
         rows.push(json!([
             format!("upload {label} (MB/s, md5+sha256)"),
-            format!("{up:.0}"),
-            format!("{:.0} ceiling: min(md5+sha256, copy)", hash.min(copy)),
-            format!("{:.2}x", ratio(up, hash.min(copy)))
+            up_text,
+            format!("{ceiling_text} ceiling: min(md5+sha256, copy)"),
+            format!("{up_ratio_text}x")
         ]));
         rows.push(json!([
             format!("driver peak RSS {label} (MiB)"),
-            format!("{rss:.1}"),
+            rss_text,
             "64 MiB target".to_string(),
             format!("{:.2}x", ratio(rss, 64.0))
+        ]));
+        let (_, nfs_up_text) = spread(&nfs_up_ratios, 2);
+        let (_, nfs_down_text) = spread(&nfs_down_ratios, 2);
+        let (nfs_rss, nfs_rss_text) = spread(&nfs_rsses, 1);
+        rows.push(json!([
+            format!("NFS download {label} (userspace NFSv3) / local download"),
+            "",
+            "",
+            format!("{nfs_down_text}x")
+        ]));
+        rows.push(json!([
+            format!("NFS upload {label} (userspace NFSv3, md5+sha256) / local upload"),
+            "",
+            "",
+            format!("{nfs_up_text}x")
+        ]));
+        rows.push(json!([
+            format!("driver peak RSS over NFS {label} (MiB)"),
+            nfs_rss_text,
+            "64 MiB target".to_string(),
+            format!("{:.2}x", ratio(nfs_rss, 64.0))
+        ]));
+        if !theirs.is_empty() {
+            let (_, their_text) = spread(&theirs, 0);
+            let (_, vs_text) = spread(&vs_upstream, 2);
+            rows.push(json!([
+                format!("upload {label}: ours vs upstream glance_store 5.7.0 (MB/s, same emulator, interleaved)"),
+                spread(&ups, 0).1,
+                format!("{their_text} upstream"),
+                format!("{vs_text}x")
+            ]));
+        }
+    }
+    if let Err(e) = &upstream {
+        rows.push(json!([
+            "upload 1 GiB vs upstream glance_store",
+            "",
+            format!("not measured: {e:#}"),
+            ""
         ]));
     }
     Ok(json!({ "cells": cells, "rows": rows }))
