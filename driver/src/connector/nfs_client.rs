@@ -141,6 +141,10 @@ pub struct NfsFile {
     timeout: std::time::Duration,
     /// The write verifier of the unstable writes not yet committed (`None`: nothing to commit).
     pending: Option<writeverf3>,
+    /// Read-ahead: bytes of the file from `ahead_at` on (one READ of `rsize`), so small
+    /// reads (`io::copy`'s 8 KiB) cost one RPC per `rsize`, not one each.
+    ahead: Vec<u8>,
+    ahead_at: u64,
 }
 
 impl NfsFile {
@@ -202,6 +206,8 @@ impl NfsFile {
             wsize,
             timeout,
             pending: None,
+            ahead: Vec::new(),
+            ahead_at: 0,
         })
     }
 
@@ -250,23 +256,33 @@ async fn bounded<T>(
 
 impl Read for NfsFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let count = u32::try_from(buf.len()).unwrap_or(u32::MAX).min(self.rsize);
-        if count == 0 {
+        if buf.is_empty() {
             return Ok(0);
         }
-        let args = READ3args {
-            file: self.fh.clone(),
-            offset: self.pos,
-            count,
-        };
-        let client = &mut self.client;
-        let res = block(&self.runtime, self.timeout, async move {
-            client.read(&args).await.map_err(transport)
-        })?;
-        let ok = status(res)?;
-        let data = ok.data.as_ref();
-        let n = data.len().min(buf.len());
-        buf[..n].copy_from_slice(&data[..n]);
+        let in_ahead =
+            self.pos >= self.ahead_at && self.pos < self.ahead_at + self.ahead.len() as u64;
+        if !in_ahead {
+            let args = READ3args {
+                file: self.fh.clone(),
+                offset: self.pos,
+                count: self.rsize,
+            };
+            let client = &mut self.client;
+            let res = block(&self.runtime, self.timeout, async move {
+                client.read(&args).await.map_err(transport)
+            })?;
+            let ok = status(res)?;
+            self.ahead.clear();
+            self.ahead.extend_from_slice(ok.data.as_ref());
+            self.ahead_at = self.pos;
+            if self.ahead.is_empty() {
+                return Ok(0);
+            }
+        }
+        let from = usize::try_from(self.pos - self.ahead_at).unwrap_or(usize::MAX);
+        let available = &self.ahead[from..];
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
         self.pos += n as u64;
         Ok(n)
     }
@@ -282,6 +298,7 @@ impl Write for NfsFile {
         if count == 0 {
             return Ok(0);
         }
+        self.ahead.clear();
         let data = &buf[..count as usize];
         let args = WRITE3args {
             file: self.fh.clone(),

@@ -105,8 +105,16 @@ async fn relay(
     let (mut up_read, mut up_write) = upstream.into_split();
     let (mut down_read, mut down_write) = client.into_split();
     let replies = async {
-        tokio::io::copy(&mut up_read, &mut down_write).await?;
-        down_write.shutdown().await
+        // 1 MiB at a time: a READ reply moves in one or two passes, not 128 of 8 KiB
+        let mut buf = vec![0u8; 1 << 20];
+        // bounded by the server: each pass relays bytes or ends at EOF
+        loop {
+            let n = up_read.read(&mut buf).await?;
+            if n == 0 {
+                return down_write.shutdown().await;
+            }
+            down_write.write_all(&buf[..n]).await?;
+        }
     };
     let calls = async {
         // bounded by the client: each pass relays or ends on one record
