@@ -2,7 +2,9 @@
 //! streaming copy of the same bytes on the same disk and against md5+sha256 alone (the
 //! CPU ceiling), several interleaved rounds per size (the machine is shared), and at 1 GiB
 //! against upstream glance_store through its Python adapter; the driver runs in a child
-//! process so its peak RSS is its own.
+//! process so its peak RSS is its own. The same transfers over the emulator's NFS
+//! export (store `nfs`, userspace NFSv3 client) are rows of their own, as ratios of the
+//! local rows of the same rounds.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -85,13 +87,13 @@ fn hashing_only(src: &Path) -> anyhow::Result<f64> {
 }
 
 /// Child mode: upload `source`, download it again, verify, delete; print JSON.
-pub fn child(config: &Path, source: &Path, scratch: &Path) -> anyhow::Result<()> {
+pub fn child(config: &Path, source: &Path, scratch: &Path, store: &str) -> anyhow::Result<()> {
     let size = std::fs::metadata(source)?.len();
     let stores = Stores::configure(GlanceConfig::load(config)?)?;
     let image_id = uuid::Uuid::new_v4().to_string();
     let t0 = Instant::now();
     let added = stores.add(
-        Some("fast"),
+        Some(store),
         &AddRequest::new(&image_id, Some(size)),
         &mut File::open(source)?,
     )?;
@@ -148,6 +150,7 @@ fn driver_child(
     config: &Path,
     src: &Path,
     scratch: &Path,
+    store: &str,
 ) -> anyhow::Result<DriverRun> {
     let output = Command::new(exe)
         .arg("child-datapath")
@@ -157,11 +160,13 @@ fn driver_child(
         .arg(src)
         .arg("--scratch")
         .arg(scratch)
+        .arg("--store")
+        .arg(store)
         .output()
         .context("running the driver child")?;
     if !output.status.success() {
         bail!(
-            "driver child failed: {}",
+            "driver child ({store}) failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
@@ -276,12 +281,18 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut vs_upstream = Vec::new();
         let mut theirs = Vec::new();
+        let (mut nfs_up_ratios, mut nfs_down_ratios, mut nfs_rsses) =
+            (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds_for(quick, size) {
             let copy = plain_copy(&src, &dir.path().join("copy.img"))?;
             std::fs::remove_file(dir.path().join("copy.img"))?;
             let hash = hashing_only(&src)?;
             let ceiling = hash.min(copy);
-            let ours = driver_child(&exe, &config, &src, dir.path())?;
+            let ours = driver_child(&exe, &config, &src, dir.path(), "fast")?;
+            let nfs = driver_child(&exe, &config, &src, dir.path(), "nfs")?;
+            nfs_up_ratios.push(ratio(nfs.up, ours.up));
+            nfs_down_ratios.push(ratio(nfs.down, ours.down));
+            nfs_rsses.push(nfs.rss);
             up_ratios.push(ratio(ours.up, ceiling));
             down_ratios.push(ratio(ours.down, copy));
             ups.push(ours.up);
@@ -292,7 +303,8 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
                 theirs.push(their);
                 vs_upstream.push(ratio(ours.up, their));
             }
-            cells.push(json!({"size_bytes": size, "upload_mb_s": ours.up, "download_mb_s": ours.down, "plain_copy_mb_s": copy, "md5_sha256_mb_s": hash, "driver_peak_rss_mib": ours.rss}));
+            cells.push(json!({"size_bytes": size, "upload_mb_s": ours.up, "download_mb_s": ours.down, "plain_copy_mb_s": copy, "md5_sha256_mb_s": hash, "driver_peak_rss_mib": ours.rss,
+                "nfs_upload_mb_s": nfs.up, "nfs_download_mb_s": nfs.down, "nfs_driver_peak_rss_mib": nfs.rss}));
         }
         std::fs::remove_file(&src)?;
         let (_, up_text) = spread(&ups, 0);
@@ -317,6 +329,27 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
             rss_text,
             "64 MiB target".to_string(),
             format!("{:.2}x", ratio(rss, 64.0))
+        ]));
+        let (_, nfs_up_text) = spread(&nfs_up_ratios, 2);
+        let (_, nfs_down_text) = spread(&nfs_down_ratios, 2);
+        let (nfs_rss, nfs_rss_text) = spread(&nfs_rsses, 1);
+        rows.push(json!([
+            format!("NFS download {label} (userspace NFSv3) / local download"),
+            "",
+            "",
+            format!("{nfs_down_text}x")
+        ]));
+        rows.push(json!([
+            format!("NFS upload {label} (userspace NFSv3, md5+sha256) / local upload"),
+            "",
+            "",
+            format!("{nfs_up_text}x")
+        ]));
+        rows.push(json!([
+            format!("driver peak RSS over NFS {label} (MiB)"),
+            nfs_rss_text,
+            "64 MiB target".to_string(),
+            format!("{:.2}x", ratio(nfs_rss, 64.0))
         ]));
         if !theirs.is_empty() {
             let (_, their_text) = spread(&theirs, 0);

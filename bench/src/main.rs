@@ -59,6 +59,9 @@ enum Child {
         source: PathBuf,
         #[arg(long)]
         scratch: PathBuf,
+        /// The store to go through (`fast`: local files; `nfs`: the NFS export).
+        #[arg(long, default_value = "fast")]
+        store: String,
     },
 }
 
@@ -77,15 +80,17 @@ pub fn bench_world() -> World {
     world
 }
 
-/// A glance-api.conf with stores `fast`, `old`, `new` for an emulator at `base_url`.
+/// A glance-api.conf with stores `fast`, `old`, `new` (local) and `nfs` (the NFS
+/// export) for an emulator at `base_url`.
 pub fn glance_config(base_url: &str) -> String {
     let mut text = String::from(
-        "[DEFAULT]\nenabled_backends = fast:cinder, old:cinder, new:cinder\n\n[glance_store]\ndefault_backend = fast\n",
+        "[DEFAULT]\nenabled_backends = fast:cinder, old:cinder, new:cinder, nfs:cinder\n\n[glance_store]\ndefault_backend = fast\n",
     );
     for (store, vtype) in [
         ("fast", "glance-fast"),
         ("old", "glance-old"),
         ("new", "glance-new"),
+        ("nfs", "glance-nfs"),
     ] {
         text.push_str(&format!(
             "\n[{store}]\ncinder_volume_type = {vtype}\ncinder_catalog_info = volumev3::publicURL\n\
@@ -109,7 +114,8 @@ fn main() -> anyhow::Result<()> {
             config,
             source,
             scratch,
-        }) => return datapath::child(&config, &source, &scratch),
+            store,
+        }) => return datapath::child(&config, &source, &scratch, &store),
         None => {}
     }
     let want = |row: &str| cli.only.is_empty() || cli.only.iter().any(|o| o == row);

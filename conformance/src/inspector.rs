@@ -13,6 +13,19 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::model::{Content, GIB};
+use cinderbox_driver::config::CinderOptions;
+use cinderbox_driver::connector::{connector_for, AccessMode};
+
+/// Upstream's defaults for how a host opens a volume (mount base, NFS connector).
+fn host_options() -> CinderOptions {
+    cinderbox_driver::GlanceConfig::parse(
+        "harness",
+        "[glance_store]\nstores = cinder\ndefault_store = cinder\n",
+    )
+    .ok()
+    .and_then(|c| c.backends.into_iter().find_map(|b| b.cinder))
+    .expect("the harness's built-in store configuration parses")
+}
 
 /// Keystone v3 password credentials, as `openstack` takes them (`OS_*` or clouds.yaml).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -399,24 +412,25 @@ impl Inspector {
         let attachment = &body["attachment"];
         let attachment_id = attachment["id"].as_str().unwrap_or_default().to_string();
         let written = (|| -> Result<()> {
-            let info = &attachment["connection_info"];
-            let path = info["device_path"]
-                .as_str()
-                .or_else(|| info["data"]["device_path"].as_str())
-                .ok_or_else(|| anyhow!("attachment has no local device_path: {info}"))?;
+            let info = attachment["connection_info"]
+                .as_object()
+                .cloned()
+                .ok_or_else(|| anyhow!("attachment has no connection_info: {attachment}"))?;
+            // As a host would: through the driver's connector for this transport (a local
+            // path, or the NFS export in userspace).
+            let connector = connector_for(&info, &host_options())?;
             self.glance.ok(
                 Method::POST,
                 &format!("/attachments/{attachment_id}/action"),
                 Some(&json!({"os-complete": {}})),
             )?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .with_context(|| format!("open {path}"))?;
+            let mut file = connector.open(AccessMode::ReadWrite)?;
             file.seek(SeekFrom::Start(0))?;
             std::io::copy(&mut content.reader(), &mut file)?;
             file.flush()?;
-            file.sync_all()?;
+            file.sync()?;
+            drop(file);
+            connector.disconnect()?;
             Ok(())
         })();
         self.glance.ok(

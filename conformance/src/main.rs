@@ -71,6 +71,10 @@ struct Args {
     /// Emulator only: install this fault scenario in every case (e.g. a planted bug).
     #[arg(long)]
     scenario: Option<PathBuf>,
+    /// Emulator only: every volume type on the emulator's NFS backend, so the driver reads
+    /// and writes over NFSv3 (userspace client) instead of by path.
+    #[arg(long)]
+    nfs: bool,
     /// Emulator only: never wrap a step in a transient fault (503s, slow creates).
     #[arg(long)]
     no_faults: bool,
@@ -134,6 +138,9 @@ fn replay_prefix(args: &Args) -> String {
     if args.no_faults {
         cmd.push_str(" --no-faults");
     }
+    if args.nfs {
+        cmd.push_str(" --nfs");
+    }
     cmd.push_str(&format!(" --max-image-bytes {}", args.max_image_bytes));
     cmd
 }
@@ -157,6 +164,7 @@ fn run(args: Args) -> Result<bool> {
             rules: Vec::new(),
             state_timeout_s: args.state_timeout_s,
             delay: Duration::ZERO,
+            nfs: args.nfs,
         }),
         Some(file) => Where::Cloud {
             glance_config: file.clone(),

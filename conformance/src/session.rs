@@ -27,6 +27,10 @@ pub const EMULATOR_STORES: [(&str, &str); 4] = [
     ("broken", "glance-missing"),
 ];
 
+/// The default world's NFS backend, and the extra spec that puts a type on it.
+const NFS_BACKEND: &str = "nfs-1";
+const NFS_BACKEND_SPEC: &str = cinderbox_emulator::backend::BACKEND_SPEC;
+
 /// Types legacy volumes are made with on the emulator (`None` = Cinder's default type).
 const EMULATOR_LEGACY_TYPES: [Option<&str>; 4] = [
     None,
@@ -49,6 +53,9 @@ pub struct EmulatorOptions {
     pub state_timeout_s: u64,
     /// The emulator's create/extend/delete delay.
     pub delay: Duration,
+    /// Serve every volume type from the emulator's NFS backend (`nfs-1`), so the driver
+    /// reads and writes over NFSv3 instead of by path.
+    pub nfs: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -58,6 +65,7 @@ impl Default for EmulatorOptions {
             rules: Vec::new(),
             state_timeout_s: 5,
             delay: Duration::ZERO,
+            nfs: false,
         }
     }
 }
@@ -280,6 +288,11 @@ impl Session {
         world.delays.delete = options.delay;
         for t in &mut world.volume_types {
             t.delays = None;
+            if options.nfs {
+                t.extra_specs
+                    .entry(NFS_BACKEND_SPEC.into())
+                    .or_insert_with(|| NFS_BACKEND.into());
+            }
         }
         let emulator = Emulator::start_with(dir.path(), world, "127.0.0.1:0".parse()?)?;
         let identity = emulator.identity_url();

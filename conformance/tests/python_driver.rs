@@ -45,6 +45,7 @@ fn a_short_budget_passes_against_upstream_glance_store() {
         rules: Vec::new(),
         state_timeout_s: 5,
         delay: Duration::ZERO,
+        nfs: false,
     });
     // Small images: one chunk, a few KiB, so the budget stays in seconds per case.
     let shape = Shape {

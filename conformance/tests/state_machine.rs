@@ -11,7 +11,7 @@ use cinderbox_conformance::profile::DriverProfile;
 use cinderbox_conformance::runner::{self, load_regressions, Report, RunOptions};
 use cinderbox_conformance::session::{EmulatorOptions, Session, Shape, Where};
 use cinderbox_conformance::target::{DriverTarget, Target};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const JOBS: usize = 4;
 /// Longest planted-bug sequence: short sequences shrink fast.
@@ -27,12 +27,18 @@ fn trusting() -> Box<dyn Target + Send> {
     Box::new(DriverTarget::trusting_cinder())
 }
 
-fn sessions(rules: Vec<Value>, target: MakeTarget, profile: DriverProfile) -> Vec<Session> {
+fn sessions(
+    rules: Vec<Value>,
+    target: MakeTarget,
+    profile: DriverProfile,
+    nfs: bool,
+) -> Vec<Session> {
     let place = Where::Emulator(EmulatorOptions {
         scenario: None,
         rules,
         state_timeout_s: 2,
         delay: Duration::ZERO,
+        nfs,
     });
     // Tiny images: single chunk, a few KiB at most.
     let shape = Shape {
@@ -64,8 +70,13 @@ type Driver = (MakeTarget, DriverProfile);
 const OURS: Driver = (ours, DriverProfile::RUST);
 const TRUSTING: Driver = (trusting, DriverProfile::RUST_TRUSTING);
 
-fn run_with(rules: Vec<Value>, opts: &RunOptions, (target, profile): Driver) -> Report {
-    let (report, _sessions) = runner::run(sessions(rules, target, profile), opts, &|_| {});
+fn run_with(rules: Vec<Value>, opts: &RunOptions, driver: Driver) -> Report {
+    run_on(rules, opts, driver, false)
+}
+
+/// As `run_with`, with every volume type on the emulator's NFS backend when `nfs`.
+fn run_on(rules: Vec<Value>, opts: &RunOptions, (target, profile): Driver, nfs: bool) -> Report {
+    let (report, _sessions) = runner::run(sessions(rules, target, profile, nfs), opts, &|_| {});
     report
 }
 
@@ -193,5 +204,35 @@ fn planted_bugs_are_caught_by_the_models_invariants_against_a_trusting_driver() 
     eprintln!("| planted bug | invariant | shrunk steps |");
     for (bug, (invariant, steps)) in bugs.iter().zip(&caught) {
         eprintln!("| {} | `{invariant}` | {steps} |", bug.name);
+    }
+}
+
+/// The same properties with every volume type on the emulator's NFS backend: the clean
+/// run passes, bit rot on NFS reads (matched by operation name) and at rest is caught.
+#[test]
+fn over_nfs_clean_passes_and_bit_rot_is_caught() {
+    let report = run_on(Vec::new(), &options(8, 0x5eed, 8, None), OURS, true);
+    let failure = report
+        .first_failure()
+        .map(|f| format!("{}\n{:#?}\nreplay: {}", f.message, f.shrunk, f.replay));
+    assert_eq!(failure, None, "the clean emulator over NFS must pass");
+    assert_eq!(report.passed(), 8);
+    for rule in [
+        json!({"id": "planted-nfs-read-rot", "operation": "nfs.read",
+               "effect": {"bit_rot": 8, "seed": 7}}),
+        json!({"id": "planted-bit-rot", "effect": {"bit_rot": 8, "seed": 7}}),
+    ] {
+        let report = run_on(vec![rule.clone()], &options(24, 0xb06, STEPS, None), OURS, true);
+        let failure = report
+            .cases
+            .iter()
+            .find_map(|c| c.failure.as_ref())
+            .unwrap_or_else(|| panic!("{rule}: not noticed in {} cases", report.cases.len()));
+        let reason = failure.message.to_lowercase();
+        assert!(
+            reason.contains("bytes differ") || reason.contains("md5"),
+            "{rule}: unexpected reason {:?}",
+            failure.message
+        );
     }
 }

@@ -1,12 +1,11 @@
 //! Volume lifecycle steps shared by add/get/delete: status waits, attach/detach, cleanup.
 
-use std::fs::File;
 use std::time::{Duration, Instant};
 
 use crate::backoff::{attachment_retry_delay, schedule};
 use crate::client::{CinderClient, Volume};
 use crate::config::CinderOptions;
-use crate::connector::{connector_for, host_connector, AccessMode, Connector};
+use crate::connector::{connector_for, host_connector, AccessMode, Connector, VolumeIo};
 use crate::error::DriverError;
 
 /// Polls `GET /volumes/{id}` until `expected`, on `backoff::schedule` (fast first polls, then
@@ -70,7 +69,7 @@ pub fn wait_deleted(
 /// A volume attached to this host and opened.
 pub struct Attached {
     pub attachment_id: String,
-    pub file: File,
+    pub file: Box<dyn VolumeIo>,
     connector: Box<dyn Connector>,
 }
 
@@ -134,11 +133,11 @@ pub fn attach(
 pub fn detach(client: &CinderClient, attached: Attached, synced: bool) -> Result<(), DriverError> {
     let Attached {
         attachment_id,
-        file,
+        mut file,
         connector,
     } = attached;
     let sync = if synced {
-        file.sync_all().map_err(|source| DriverError::Io {
+        file.sync().map_err(|source| DriverError::Io {
             path: format!("attachment {attachment_id}"),
             source,
         })

@@ -8,6 +8,7 @@ pub mod edge;
 pub mod error;
 pub mod faults;
 pub mod keystone;
+pub mod nfs;
 pub mod reqlog;
 pub mod testing;
 pub mod timefmt;
@@ -95,6 +96,7 @@ impl App {
             faults: faults.clone(),
             log: Arc::new(RequestLog::default()),
             base_url: base_url.clone(),
+            nfs: Default::default(),
         });
         Ok(App {
             world,
@@ -106,6 +108,19 @@ impl App {
             base_url,
             data_dir: data_dir.to_path_buf(),
         })
+    }
+}
+
+impl App {
+    /// Starts the NFS export of the world's NFS backends on `listen` (port 0 picks
+    /// one); attachments of NFS-backed volumes name it from then on.
+    pub async fn start_nfs(&self, listen: SocketAddr) -> std::io::Result<nfs::NfsEndpoint> {
+        if let Some(running) = self.edge.nfs.get() {
+            return Ok(*running);
+        }
+        let endpoint = nfs::start(self.domain.clone(), listen).await?;
+        let _ = self.edge.nfs.set(endpoint);
+        Ok(endpoint)
     }
 }
 

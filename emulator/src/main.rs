@@ -32,6 +32,9 @@ struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8776")]
     listen: SocketAddr,
+    /// Address of the NFSv3 export of NFS-backed volumes; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    nfs_listen: SocketAddr,
     /// Where state (SQLite) and volume files live.
     #[arg(long, default_value = ".cinderbox")]
     data_dir: PathBuf,
@@ -92,9 +95,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.clouds_yaml {
         write_clouds_yaml(path, &app.identity_url(), &app.world)?;
     }
+    let nfs = app
+        .start_nfs(args.nfs_listen)
+        .await
+        .with_context(|| format!("cannot start the NFS export on {}", args.nfs_listen))?;
     println!(
-        "cinderbox-emulator ready: {base} (identity {})",
-        app.identity_url()
+        "cinderbox-emulator ready: {base} (identity {}) nfs {}",
+        app.identity_url(),
+        nfs.addr
     );
     if let Some(path) = &args.ready_file {
         std::fs::write(path, format!("{base}\n"))

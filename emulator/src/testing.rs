@@ -79,6 +79,7 @@ impl Emulator {
                             scenario,
                         )?);
                         crate::volume::jobs::recover(&app.domain).await?;
+                        app.start_nfs(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
                         anyhow::Ok((listener, local, app))
                     }
                     .await;

@@ -136,6 +136,32 @@ impl Backend {
     }
 }
 
+/// How a backend's volumes reach a client: an NFS backend (`storage_protocol = "nfs"`)
+/// is exported by the emulator's own NFSv3 server; any other hands out local paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Local,
+    Nfs,
+}
+
+impl Backend {
+    pub fn protocol(&self) -> Protocol {
+        if self.storage_protocol.eq_ignore_ascii_case("nfs") {
+            Protocol::Nfs
+        } else {
+            Protocol::Local
+        }
+    }
+}
+
+/// The NFS backend a volume was placed on (its `host@backend#pool`), if it is one.
+pub fn nfs_backend<'a>(backends: &'a [Backend], volume_host: Option<&str>) -> Option<&'a Backend> {
+    let service = volume_host?.split('#').next()?;
+    backends
+        .iter()
+        .find(|b| b.protocol() == Protocol::Nfs && b.service_host() == service)
+}
+
 /// Validates the `[[backends]]` tables; the message names the offending entry.
 pub fn validate(raw: Vec<RawBackend>) -> Result<Vec<Backend>, (String, String)> {
     let mut out: Vec<Backend> = Vec::new();

@@ -8,13 +8,14 @@ use common::{spawn_emulator, Api};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const TYPES: [&str; 6] = [
+const TYPES: [&str; 7] = [
     "__DEFAULT__",
     "glance-fast",
     "glance-slow",
     "glance-old",
     "glance-new",
     "multiattach",
+    "glance-nfs",
 ];
 
 fn message(body: &Value) -> String {

@@ -128,6 +128,15 @@ impl Credentials {
     }
 }
 
+/// How `nfs` attachments are opened (`cinder_nfs_connector`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NfsMode {
+    /// A userspace NFSv3 client: no root, no mount, no kernel support.
+    Userspace,
+    /// Mount the export under `cinder_mount_point_base`, as upstream does (needs root).
+    Mount,
+}
+
 /// All settings of one cinder store, after fallback and defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CinderOptions {
@@ -145,6 +154,7 @@ pub struct CinderOptions {
     pub enforce_multipath: bool,
     pub mount_point_base: PathBuf,
     pub do_extend_attached: bool,
+    pub nfs_connector: NfsMode,
     pub attachment_retry_attempts: u32,
     pub http_timeout_s: u64,
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use url::Url;
 
-use super::{CatalogInfo, CinderOptions, ConfigWarning, Credentials, Secret};
+use super::{CatalogInfo, CinderOptions, ConfigWarning, Credentials, NfsMode, Secret};
 use crate::error::ConfigError;
 use crate::ini::{Entry, Ini};
 
@@ -33,7 +33,8 @@ const fn opt(name: &'static str, kind: Kind, default: Option<&'static str>) -> O
 }
 
 /// Every cinder store option with upstream's default: the one place defaults live.
-/// `cinder_http_timeout` is a cinderbox addition (per-request HTTP timeout, seconds).
+/// `cinder_http_timeout` is a cinderbox addition (per-request HTTP timeout, seconds), and
+/// so is `cinder_nfs_connector` (`userspace` NFSv3 client, or `mount` like upstream).
 const CINDER_OPTIONS: &[OptSpec] = &[
     opt(
         "cinder_catalog_info",
@@ -85,6 +86,7 @@ const CINDER_OPTIONS: &[OptSpec] = &[
         Some("/var/lib/glance/mnt"),
     ),
     opt("cinder_do_extend_attached", Kind::Bool, Some("False")),
+    opt("cinder_nfs_connector", Kind::Str, Some("userspace")),
     opt(
         "cinder_attachment_retry_attempts",
         Kind::Int { min: 1 },
@@ -291,6 +293,17 @@ fn credentials(r: &Resolver) -> Result<Option<Credentials>, ConfigError> {
 }
 
 pub(super) fn cinder_options(r: &Resolver) -> Result<CinderOptions, ConfigError> {
+    let nfs_raw = r.value("cinder_nfs_connector").unwrap_or_default();
+    let nfs_connector = match nfs_raw.as_str() {
+        "userspace" => NfsMode::Userspace,
+        "mount" => NfsMode::Mount,
+        _ => return Err(r.error(
+            "cinder_nfs_connector",
+            r.raw("cinder_nfs_connector"),
+            "use 'userspace' (no root, no mount) or 'mount' (the kernel NFS client, needs root)"
+                .into(),
+        )),
+    };
     let catalog_raw = r.value("cinder_catalog_info").unwrap_or_default();
     let catalog_info = CatalogInfo::parse(&catalog_raw)
         .map_err(|m| r.error("cinder_catalog_info", r.raw("cinder_catalog_info"), m))?;
@@ -309,6 +322,7 @@ pub(super) fn cinder_options(r: &Resolver) -> Result<CinderOptions, ConfigError>
         enforce_multipath: r.bool("cinder_enforce_multipath")?,
         mount_point_base: PathBuf::from(r.value("cinder_mount_point_base").unwrap_or_default()),
         do_extend_attached: r.bool("cinder_do_extend_attached")?,
+        nfs_connector,
         attachment_retry_attempts: u32_of(r.int("cinder_attachment_retry_attempts")?),
         http_timeout_s: r.int("cinder_http_timeout")?.unsigned_abs(),
     })

@@ -86,6 +86,7 @@ fn fixture_example1_values() {
     assert_eq!(fast.http_retries, 3);
     assert_eq!(fast.attachment_retry_attempts, 5);
     assert!(!fast.do_extend_attached);
+    assert_eq!(fast.nfs_connector, crate::config::NfsMode::Userspace);
     match fast.credentials {
         Some(Credentials::Password {
             auth_url,
@@ -177,6 +178,7 @@ fn config_errors() {
         ("[DEFAULT]\nenabled_backends = a:cinder\n[glance_store]\ndefault_backend = a\n[a]\ncinder_store_user_name = u\n".into(), "g.conf: [a] cinder_store_auth_address: service credentials are set but the Keystone address is not"),
         ("[glance_store]\nstores = file\ndefault_store = cinder\n".into(), "g.conf:3: [glance_store] default_store: 'cinder' is not one of stores (file)"),
         ("[glance_store]\nstores = cinder\ndefault_store = cinder\ncinder_do_extend_attached = sometimes\n".into(), "g.conf:4: [glance_store] cinder_do_extend_attached: 'sometimes' is not a boolean (use true/false, yes/no, on/off, 1/0)"),
+        ("[glance_store]\nstores = cinder\ndefault_store = cinder\ncinder_nfs_connector = kernel\n".into(), "g.conf:4: [glance_store] cinder_nfs_connector: use 'userspace' (no root, no mount) or 'mount' (the kernel NFS client, needs root)"),
         ("junk\n".into(), "g.conf:1: option outside of any section; put it under [DEFAULT] or a store section"),
     ];
     for (input, expected) in cases {

@@ -224,9 +224,13 @@ pub async fn dispatch(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
                 .domain
                 .initialize_connection(&req.caller, id)
                 .await?;
+            let (kind, data) = match super::attachments::nfs_data(&req.app, id, &mode) {
+                Some(d) => ("nfs", d),
+                None => ("local", connection_data(&req.app, id, &mode)),
+            };
             Ok(Json(json!({"connection_info": {
-                "driver_volume_type": "local",
-                "data": connection_data(&req.app, id, &mode),
+                "driver_volume_type": kind,
+                "data": data,
                 "enforce_multipath": false,
             }}))
             .into_response())

@@ -1,6 +1,7 @@
 //! Attachment handlers (3.27+; `os-complete` 3.44; `mode` 3.54): each checks the body
 //! as Cinder's JSON schema does, calls one `volume::attach` operation and renders the
-//! view. Also builds the `local` connection info that hands out the volume's file.
+//! view. Also builds the connection info that hands out the volume's file: `local` (a
+//! path), or `nfs` (Cinder's NFS driver shape) for volumes on an NFS backend.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -39,13 +40,22 @@ pub fn connection_data(app: &Edge, volume_id: Uuid, access_mode: &str) -> Map<St
     m
 }
 
+/// The NFS driver's `data` when the volume is on an NFS backend.
+pub fn nfs_data(app: &Edge, volume_id: Uuid, access_mode: &str) -> Option<Map<String, Value>> {
+    crate::nfs::connection_data(&app.domain, app.nfs.get().copied(), volume_id, access_mode)
+}
+
 /// The attachments API's flat `connection_info`: `{}` until a connector was given.
 fn connection_info(app: &Edge, a: &Attachment) -> Value {
     if a.connector.is_none() {
         return json!({});
     }
-    let mut m = connection_data(app, a.volume_id, a.attach_mode.as_deref().unwrap_or("rw"));
-    m.insert("driver_volume_type".into(), json!("local"));
+    let mode = a.attach_mode.as_deref().unwrap_or("rw");
+    let (mut m, kind) = match nfs_data(app, a.volume_id, mode) {
+        Some(m) => (m, "nfs"),
+        None => (connection_data(app, a.volume_id, mode), "local"),
+    };
+    m.insert("driver_volume_type".into(), json!(kind));
     m.insert("attachment_id".into(), json!(a.id.to_string()));
     m.insert("enforce_multipath".into(), json!(false));
     Value::Object(m)

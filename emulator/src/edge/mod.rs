@@ -19,6 +19,8 @@ pub struct Edge {
     pub log: Arc<RequestLog>,
     /// `http://host:port`, as clients reach us.
     pub base_url: String,
+    /// The NFS export, once started (NFS-backed volumes' connection info names it).
+    pub nfs: crate::nfs::Slot,
 }
 
 impl Edge {

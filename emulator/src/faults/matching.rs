@@ -36,11 +36,12 @@ pub struct Facts {
 impl Match {
     pub fn matches(&self, f: &Facts) -> bool {
         // A rule without `operation` is about Cinder: failing every login by accident
-        // would also lock the tester out of the control API.
+        // would also lock the tester out of the control API, and NFS calls are a data
+        // path that a rule must name to reach.
         if self.operations.is_empty()
-            && f.operation
-                .as_deref()
-                .is_some_and(super::operations::is_keystone)
+            && f.operation.as_deref().is_some_and(|op| {
+                super::operations::is_keystone(op) || super::operations::is_nfs(op)
+            })
         {
             return false;
         }

@@ -29,11 +29,11 @@ use uuid::Uuid;
 
 use crate::config::World;
 use crate::reqlog::Trace;
-use crate::volume::hooks::{Hooks, Job, Outcome, Plan};
+use crate::volume::hooks::{Hooks, Job, NfsOutcome, NfsPlan, Outcome, Plan};
 use crate::volume::store::Store;
 use matching::Facts;
 use parse::RuleError;
-use rule::{Phase, TransitionSpec};
+use rule::{HttpEffect, Phase, TransitionSpec};
 use ruleset::{Action, RuleSet, Source};
 pub use scenario::{Scenario, ScenarioError};
 
@@ -226,6 +226,10 @@ impl Faults {
 }
 
 impl Hooks for Faults {
+    fn nfs_call(&self, operation: &str, volume_id: Option<Uuid>) -> NfsPlan {
+        self.plan_nfs(operation, volume_id)
+    }
+
     /// How a background transition should run: by default after `base`, successfully.
     fn plan(&self, volume_id: Uuid, job: Job, base: Duration) -> Plan {
         let operation = match job {
@@ -296,6 +300,53 @@ impl Hooks for Faults {
 }
 
 impl Faults {
+    /// [`Hooks::nfs_call`]: request-phase rules (latency, hang, close, error) naming the
+    /// NFS operation, then bit rot on `nfs.read`.
+    fn plan_nfs(&self, operation: &str, volume_id: Option<Uuid>) -> NfsPlan {
+        let mut facts = volume_id.map(|v| self.volume_facts(v)).unwrap_or_default();
+        facts.operation = Some(operation.to_string());
+        let ms = Duration::from_millis;
+        let picked = self.rules().pick(Phase::Http, &facts);
+        let plan = match picked {
+            Some((id, Action::Http(effect))) => {
+                tracing::info!(rule = %id, operation, ?volume_id, "fault fired on an NFS call");
+                match effect {
+                    HttpEffect::Latency { min_ms, .. } => NfsPlan {
+                        delay: ms(min_ms),
+                        outcome: NfsOutcome::Serve,
+                    },
+                    HttpEffect::Hang { max_ms } => NfsPlan {
+                        delay: ms(max_ms),
+                        outcome: NfsOutcome::Drop,
+                    },
+                    HttpEffect::Close => NfsPlan {
+                        delay: Duration::ZERO,
+                        outcome: NfsOutcome::Drop,
+                    },
+                    HttpEffect::Error(_) => NfsPlan {
+                        delay: Duration::ZERO,
+                        outcome: NfsOutcome::Fail,
+                    },
+                    HttpEffect::Lie(_) => NfsPlan::SERVE,
+                }
+            }
+            _ => NfsPlan::SERVE,
+        };
+        if plan != NfsPlan::SERVE || operation != "nfs.read" {
+            return plan;
+        }
+        match self.rules().pick(Phase::Attach, &facts) {
+            Some((id, Action::BitRot { bytes, seed, .. })) => {
+                tracing::info!(rule = %id, ?volume_id, "fault: bit rot on an NFS read");
+                NfsPlan {
+                    delay: Duration::ZERO,
+                    outcome: NfsOutcome::Corrupt { bytes, seed },
+                }
+            }
+            _ => NfsPlan::SERVE,
+        }
+    }
+
     /// Facts for a job or an attach: the stored volume and its project.
     fn volume_facts(&self, volume_id: Uuid) -> Facts {
         let mut facts = Facts::default();

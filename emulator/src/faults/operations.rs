@@ -15,6 +15,40 @@ const UNIMPLEMENTED_ACTIONS: &[&str] = &[
     "os-show_image_metadata",
 ];
 
+/// NFS calls on a volume export (`nfs.<NFSv3 procedure>`, `mount.<MOUNTv3 procedure>`):
+/// matched only by rules that name them.
+pub const NFS: &[&str] = &[
+    "nfs.null",
+    "nfs.getattr",
+    "nfs.setattr",
+    "nfs.lookup",
+    "nfs.access",
+    "nfs.readlink",
+    "nfs.read",
+    "nfs.write",
+    "nfs.create",
+    "nfs.mkdir",
+    "nfs.symlink",
+    "nfs.mknod",
+    "nfs.remove",
+    "nfs.rmdir",
+    "nfs.rename",
+    "nfs.link",
+    "nfs.readdir",
+    "nfs.readdirplus",
+    "nfs.fsstat",
+    "nfs.fsinfo",
+    "nfs.pathconf",
+    "nfs.commit",
+    "mount.null",
+    "mount.mnt",
+    "mount.dump",
+    "mount.umnt",
+    "mount.umntall",
+    "mount.export",
+    "portmap.call",
+];
+
 /// Every Cinder operation name except the per-action ones: the endpoint catalogue's.
 pub fn cinder() -> impl Iterator<Item = &'static str> {
     CATALOGUE
@@ -64,12 +98,14 @@ pub fn all() -> Vec<String> {
     let mut out: Vec<String> = cinder().map(str::to_string).collect();
     out.extend(volume_actions().map(|a| format!("{VOLUME_ACTION}.{a}")));
     out.extend(KEYSTONE.iter().map(|s| s.to_string()));
+    out.extend(NFS.iter().map(|s| s.to_string()));
     out
 }
 
 pub fn is_known(op: &str) -> bool {
     cinder().any(|c| c == op)
         || KEYSTONE.contains(&op)
+        || NFS.contains(&op)
         || op
             .strip_prefix("volume.action.")
             .is_some_and(|a| volume_actions().any(|x| x == a))
@@ -77,6 +113,11 @@ pub fn is_known(op: &str) -> bool {
 
 pub fn is_keystone(op: &str) -> bool {
     op.starts_with("keystone.")
+}
+
+/// NFS, MOUNT and portmapper calls on the NFS export.
+pub fn is_nfs(op: &str) -> bool {
+    op.starts_with("nfs.") || op.starts_with("mount.") || op.starts_with("portmap.")
 }
 
 #[cfg(test)]

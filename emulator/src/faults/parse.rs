@@ -274,10 +274,11 @@ fn check_fit(m: &Match, effect: &Effect) -> Result<(), RuleError> {
             }
         }
         Phase::Attach => {
-            if !m.operations.is_empty() || m.method.is_some() || m.path.is_some() {
+            let on_reads = m.operations.is_empty() || ops_within(&["nfs.read"]);
+            if !on_reads || m.method.is_some() || m.path.is_some() {
                 return Err(err(
                     "effect.bit_rot",
-                    "happens when a volume is attached, not on a request; match it by project and volume only",
+                    "happens when a volume is attached (no operation) or on NFS reads (operation = \"nfs.read\"); match it by project and volume otherwise",
                 ));
             }
         }

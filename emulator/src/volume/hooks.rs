@@ -43,6 +43,35 @@ pub struct Plan {
     pub outcome: Outcome,
 }
 
+/// What becomes of one NFS call on an exported volume (see [`Hooks::nfs_call`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NfsPlan {
+    /// Wait this long before serving (or dropping) the call.
+    pub delay: Duration,
+    pub outcome: NfsOutcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NfsOutcome {
+    Serve,
+    /// Close the client's connection without answering.
+    Drop,
+    /// Answer `NFS3ERR_IO`.
+    Fail,
+    /// Serve a READ with `bytes` bytes of its data flipped (dice from `seed`).
+    Corrupt {
+        bytes: u32,
+        seed: u64,
+    },
+}
+
+impl NfsPlan {
+    pub const SERVE: NfsPlan = NfsPlan {
+        delay: Duration::ZERO,
+        outcome: NfsOutcome::Serve,
+    };
+}
+
 /// What the domain lets others decide.
 pub trait Hooks: Send + Sync {
     /// How `job` on `volume_id` runs; `base` is the world's configured delay.
@@ -51,6 +80,11 @@ pub trait Hooks: Send + Sync {
     /// Called when an attachment of `volume_id` gets its connection info, before the
     /// client can open `file`. Runs on a blocking thread, outside the store's lock.
     fn before_attach(&self, volume_id: Uuid, file: &Path);
+
+    /// Called for every NFS call on an export, before it is served. `operation` is
+    /// `nfs.<procedure>` (`nfs.read`, `nfs.write`, ...) or `mount.<procedure>`;
+    /// `volume_id` is the volume file the call names, when it names one.
+    fn nfs_call(&self, operation: &str, volume_id: Option<Uuid>) -> NfsPlan;
 }
 
 /// No intervention: every job succeeds after its configured delay.
@@ -66,4 +100,8 @@ impl Hooks for NoHooks {
     }
 
     fn before_attach(&self, _volume_id: Uuid, _file: &Path) {}
+
+    fn nfs_call(&self, _operation: &str, _volume_id: Option<Uuid>) -> NfsPlan {
+        NfsPlan::SERVE
+    }
 }

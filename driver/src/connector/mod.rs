@@ -1,7 +1,13 @@
-//! Turning an attachment's `connection_info` into an open file, one `Connector` per transport.
+//! Turning an attachment's `connection_info` into an open volume, one `Connector` per
+//! transport, chosen from `driver_volume_type` (`local`, `nfs`; anything else is refused).
+
+pub mod nfs;
+pub mod nfs_client;
+pub mod nfs_mount;
 
 use std::fs::{File, OpenOptions};
-use std::path::PathBuf;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
@@ -24,10 +30,22 @@ impl AccessMode {
     }
 }
 
+/// An open volume: a local file or device, or a file on an NFS server.
+pub trait VolumeIo: Read + Write + Seek + Send {
+    /// Makes every write durable (fsync; NFS COMMIT).
+    fn sync(&mut self) -> std::io::Result<()>;
+}
+
+impl VolumeIo for File {
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.sync_all()
+    }
+}
+
 /// A transport that makes an attached volume readable or writable on this host.
 pub trait Connector: Send {
     /// Opens the volume. Writing never truncates: bytes already written stay.
-    fn open(&self, mode: AccessMode) -> Result<File, DriverError>;
+    fn open(&self, mode: AccessMode) -> Result<Box<dyn VolumeIo>, DriverError>;
     /// Makes a grown volume's new size visible after an online extend.
     fn extend(&self) -> Result<(), DriverError>;
     /// Undoes whatever `open` set up on the host (nothing for `local`).
@@ -39,19 +57,22 @@ pub struct LocalConnector {
     device_path: PathBuf,
 }
 
+/// Opens an existing file or device, never creating or truncating it.
+pub(crate) fn open_local(path: &Path, mode: AccessMode) -> Result<File, DriverError> {
+    let mut options = OpenOptions::new();
+    match mode {
+        AccessMode::ReadOnly => options.read(true),
+        AccessMode::ReadWrite => options.write(true).truncate(false).create(false),
+    };
+    options.open(path).map_err(|source| DriverError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 impl Connector for LocalConnector {
-    fn open(&self, mode: AccessMode) -> Result<File, DriverError> {
-        let mut options = OpenOptions::new();
-        match mode {
-            AccessMode::ReadOnly => options.read(true),
-            AccessMode::ReadWrite => options.write(true).truncate(false).create(false),
-        };
-        options
-            .open(&self.device_path)
-            .map_err(|source| DriverError::Io {
-                path: self.device_path.display().to_string(),
-                source,
-            })
+    fn open(&self, mode: AccessMode) -> Result<Box<dyn VolumeIo>, DriverError> {
+        Ok(Box::new(open_local(&self.device_path, mode)?))
     }
 
     fn extend(&self) -> Result<(), DriverError> {
@@ -106,20 +127,14 @@ pub fn connector_for(
                 device_path: PathBuf::from(path),
             }))
         }
-        "nfs" => Err(DriverError::UnsupportedConnector {
-            driver_volume_type: kind.into(),
-            message: format!(
-                "NFS attachments (mounted under cinder_mount_point_base = {}) are not supported by cinderbox yet; use a Cinder backend that exports 'local' devices",
-                options.mount_point_base.display()
-            ),
-        }),
+        "nfs" => Ok(Box::new(nfs::NfsConnector::new(info, options)?)),
         "" => Err(DriverError::UnsupportedConnector {
             driver_volume_type: "(none)".into(),
             message: "connection_info has no driver_volume_type; check the Cinder volume driver".into(),
         }),
         other => Err(DriverError::UnsupportedConnector {
             driver_volume_type: other.into(),
-            message: "only 'local' is supported; check the Cinder volume driver of this volume type".into(),
+            message: "only 'local' and 'nfs' are supported; check the Cinder volume driver of this volume type".into(),
         }),
     }
 }
@@ -167,11 +182,15 @@ mod tests {
         );
         check(
             json!({"driver_volume_type": "iscsi", "target_iqn": "x"}),
-            Err("unsupported connection type 'iscsi': only 'local' is supported; check the Cinder volume driver of this volume type"),
+            Err("unsupported connection type 'iscsi': only 'local' and 'nfs' are supported; check the Cinder volume driver of this volume type"),
+        );
+        check(
+            json!({"driver_volume_type": "nfs", "export": "h:/s", "name": "volume-1"}),
+            Ok(()),
         );
         check(
             json!({"driver_volume_type": "nfs", "export": "h:/s"}),
-            Err("unsupported connection type 'nfs': NFS attachments (mounted under cinder_mount_point_base = /var/lib/glance/mnt) are not supported by cinderbox yet; use a Cinder backend that exports 'local' devices"),
+            Err("unsupported connection type 'nfs': connection_info has no name"),
         );
         check(
             json!({}),
