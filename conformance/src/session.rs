@@ -29,7 +29,7 @@ pub const EMULATOR_STORES: [(&str, &str); 4] = [
 
 /// The default world's NFS backend, and the extra spec that puts a type on it.
 const NFS_BACKEND: &str = "nfs-1";
-const NFS_BACKEND_SPEC: &str = cinderbox_emulator::backend::BACKEND_SPEC;
+const NFS_BACKEND_SPEC: &str = "volume_backend_name";
 
 /// Types legacy volumes are made with on the emulator (`None` = Cinder's default type).
 const EMULATOR_LEGACY_TYPES: [Option<&str>; 4] = [

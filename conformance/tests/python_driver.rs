@@ -110,6 +110,7 @@ fn planted_bugs_are_caught_by_the_models_invariants_against_upstream() {
             rules: vec![bug.rule.clone()],
             state_timeout_s: 5,
             delay: Duration::ZERO,
+            nfs: false,
         });
         let shape = Shape {
             max_image_bytes: 16 << 10,
@@ -182,6 +183,7 @@ fn upstream_leaks_the_volume_when_its_create_wait_sees_a_503() {
         rules: Vec::new(),
         state_timeout_s: 5,
         delay: Duration::ZERO,
+        nfs: false,
     });
     let shape = Shape {
         max_image_bytes: 16 << 10,

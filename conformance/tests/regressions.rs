@@ -26,6 +26,7 @@ fn session(rules: Vec<Value>, (target, profile): Driver) -> Session {
         rules,
         state_timeout_s: 2,
         delay: Duration::ZERO,
+        nfs: false,
     });
     let shape = Shape {
         max_image_bytes: 16 << 10,
