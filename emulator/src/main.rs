@@ -127,6 +127,31 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// clouds.yaml as openstacksdk reads it: one cloud, the world's admin.
+#[derive(serde::Serialize)]
+struct CloudsYaml<'a> {
+    clouds: std::collections::BTreeMap<&'a str, CloudEntry<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct CloudEntry<'a> {
+    auth: CloudAuth<'a>,
+    region_name: &'a str,
+    identity_api_version: u8,
+    volume_api_version: u8,
+    interface: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct CloudAuth<'a> {
+    auth_url: &'a str,
+    username: &'a str,
+    password: &'a str,
+    project_name: &'a str,
+    user_domain_name: &'a str,
+    project_domain_name: &'a str,
+}
+
 fn write_clouds_yaml(path: &Path, auth_url: &str, world: &World) -> anyhow::Result<()> {
     let admin = world
         .users
@@ -139,12 +164,29 @@ fn write_clouds_yaml(path: &Path, auth_url: &str, world: &World) -> anyhow::Resu
         .find(|(_, r)| r == "admin")
         .expect("found above");
     let project = world.project(project_id).context("admin project")?;
+    let doc = CloudsYaml {
+        clouds: [(
+            "cinderbox",
+            CloudEntry {
+                auth: CloudAuth {
+                    auth_url,
+                    username: &admin.name,
+                    password: &admin.password,
+                    project_name: &project.name,
+                    user_domain_name: "Default",
+                    project_domain_name: "Default",
+                },
+                region_name: &world.region,
+                identity_api_version: 3,
+                volume_api_version: 3,
+                interface: "public",
+            },
+        )]
+        .into(),
+    };
     let text = format!(
-        "# Written by cinderbox-emulator; use with OS_CLOUD=cinderbox.\nclouds:\n  cinderbox:\n    auth:\n      auth_url: {auth_url}\n      username: {user}\n      password: {password}\n      project_name: {project}\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: {region}\n    identity_api_version: 3\n    volume_api_version: 3\n    interface: public\n",
-        user = admin.name,
-        password = admin.password,
-        project = project.name,
-        region = world.region,
+        "# Written by cinderbox-emulator; use with OS_CLOUD=cinderbox.\n{}",
+        serde_yaml_ng::to_string(&doc)?
     );
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
