@@ -2,8 +2,8 @@
 # Runs every test: the Rust workspace (unit, black-box, fault, reliability and
 # conformance tests, including upstream glance_store through its adapter), then real
 # OpenStack clients (openstack CLI, cinderclient, openstacksdk) against the release
-# emulator, then the benchmark's quick smoke run, the `cinderbox` Python wheel and its
-# pytest fixtures (python/run-tests.sh). Installs what it needs (Python
+# emulator, the benchmark's quick smoke run, and last the `cinderbox` Python wheel and
+# its pytest fixtures (python/run-tests.sh). Installs what it needs (Python
 # virtual environments) by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +17,10 @@ cargo build --release --workspace --locked
 echo "== benchmark smoke run (--quick; numbers are reported, never asserted)"
 target/release/cinderbox-bench --quick --out target/bench-quick.json
 
-echo "== Python package: build the wheel, install it into a fresh venv, pytest its fixtures"
-bash python/run-tests.sh
-
 echo "== real OpenStack clients against the emulator"
 bash conformance/clients/run.sh
+
+# Last: maturin's build of the same two main.rs writes target/release/cinderbox-emulator
+# too (an equivalent binary); the steps above use the workspace's own.
+echo "== Python package: build the wheel, install it into a fresh venv, pytest its fixtures"
+bash python/run-tests.sh
