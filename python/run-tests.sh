@@ -60,5 +60,5 @@ unset CINDERBOX_EMULATOR OS_CLOUD OS_CLIENT_CONFIG_FILE OS_AUTH_URL
 export PATH=$TEST_VENV/bin:$PATH PYTHONDONTWRITEBYTECODE=1
 cd "$HERE/tests"
 # openstacksdk warns about its own deprecations; they are not ours to fix.
-"$TEST_VENV/bin/python" -m pytest -p no:cacheprovider -v -W ignore::DeprecationWarning \
+"$TEST_VENV/bin/python" -m pytest -p no:cacheprovider -v -W ignore::PendingDeprecationWarning \
     --rootdir "$HERE/tests" .
