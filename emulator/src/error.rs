@@ -28,13 +28,6 @@ pub enum ApiError {
     OverLimit { message: String },
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// An injected fault with an arbitrary status and envelope key.
-    #[error("{message}")]
-    Custom {
-        status: u16,
-        key: String,
-        message: String,
-    },
     /// A bug or I/O failure on our side: logged once, answered as a bare 500.
     #[error("internal error: {0}")]
     Internal(String),
@@ -52,35 +45,14 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::OverLimit { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Custom { status, .. } => {
-                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// The key of Cinder's fault envelope.
-    pub fn cinder_key(&self) -> &str {
-        match self {
-            ApiError::Custom { key, .. } => key,
-            // The status decides the key, as in Cinder's fault wrapper.
-            _ => cinder_key_for(self.status().as_u16()),
-        }
-    }
-
-    /// The `title` of Keystone's error body.
-    fn keystone_title(&self) -> &'static str {
-        match self.status() {
-            StatusCode::BAD_REQUEST => "Bad Request",
-            StatusCode::UNAUTHORIZED => "Unauthorized",
-            StatusCode::FORBIDDEN => "Forbidden",
-            StatusCode::NOT_FOUND => "Not Found",
-            StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed",
-            StatusCode::CONFLICT => "Conflict",
-            StatusCode::PAYLOAD_TOO_LARGE => "Request Entity Too Large",
-            StatusCode::SERVICE_UNAVAILABLE => "Service Unavailable",
-            _ => "Internal Server Error",
-        }
+    /// The key of Cinder's fault envelope: the status decides it, as in Cinder's fault
+    /// wrapper.
+    pub fn cinder_key(&self) -> &'static str {
+        cinder_key_for(self.status().as_u16())
     }
 
     pub fn bad_request(msg: impl Into<String>) -> Self {
@@ -127,6 +99,54 @@ impl ApiError {
     }
 }
 
+/// The `title` Keystone gives an error status.
+fn keystone_title_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "Bad Request",
+        StatusCode::UNAUTHORIZED => "Unauthorized",
+        StatusCode::FORBIDDEN => "Forbidden",
+        StatusCode::NOT_FOUND => "Not Found",
+        StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed",
+        StatusCode::CONFLICT => "Conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request Entity Too Large",
+        StatusCode::SERVICE_UNAVAILABLE => "Service Unavailable",
+        _ => "Internal Server Error",
+    }
+}
+
+/// Cinder's fault envelope `{"<key>": {"code", "message"[, "retryAfter"]}}`, with
+/// `Retry-After` when given: the one place it is built, for errors and injected faults.
+pub fn cinder_fault(
+    status: StatusCode,
+    key: &str,
+    message: &str,
+    retry_after_s: Option<u64>,
+) -> Response {
+    let mut inner = json!({"code": status.as_u16(), "message": message});
+    if let (StatusCode::PAYLOAD_TOO_LARGE, Some(r)) = (status, retry_after_s) {
+        inner["retryAfter"] = json!(r.to_string());
+    }
+    let mut resp = (status, axum::Json(json!({ key: inner }))).into_response();
+    if let Some(v) = retry_after_s.and_then(|r| HeaderValue::from_str(&r.to_string()).ok()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+/// Keystone's `{"error": {"code", "title", "message"}}`, with `Retry-After` when given.
+pub fn keystone_fault(status: StatusCode, message: &str, retry_after_s: Option<u64>) -> Response {
+    let body = json!({"error": {
+        "code": status.as_u16(),
+        "title": keystone_title_for(status),
+        "message": message,
+    }});
+    let mut resp = (status, axum::Json(body)).into_response();
+    if let Some(v) = retry_after_s.and_then(|r| HeaderValue::from_str(&r.to_string()).ok()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
 /// Cinder's fault-envelope key for an HTTP status: its fault wrapper's table, shared by
 /// every error the emulator renders and every injected fault.
 pub fn cinder_key_for(status: u16) -> &'static str {
@@ -153,20 +173,10 @@ impl IntoResponse for ApiError {
             // keystonemiddleware answers before Cinder sees the request.
             ApiError::Unauthorized { identity_uri } => Self::unauthorized_response(identity_uri),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-            _ => {
-                let status = self.status();
-                let mut inner = json!({"code": status.as_u16(), "message": self.to_string()});
-                if let ApiError::OverLimit { .. } = self {
-                    inner["retryAfter"] = json!("0");
-                }
-                let mut resp =
-                    (status, axum::Json(json!({ self.cinder_key(): inner }))).into_response();
-                if let ApiError::OverLimit { .. } = self {
-                    resp.headers_mut()
-                        .insert(header::RETRY_AFTER, HeaderValue::from_static("0"));
-                }
-                resp
+            ApiError::OverLimit { message } => {
+                cinder_fault(self.status(), self.cinder_key(), message, Some(0))
             }
+            _ => cinder_fault(self.status(), self.cinder_key(), &self.to_string(), None),
         }
     }
 }
@@ -190,15 +200,7 @@ impl IntoResponse for KeystoneError {
                 ApiError::unauthorized_response(identity_uri)
             }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-            _ => {
-                let status = e.status();
-                let body = json!({"error": {
-                    "code": status.as_u16(),
-                    "title": e.keystone_title(),
-                    "message": e.to_string(),
-                }});
-                (status, axum::Json(body)).into_response()
-            }
+            _ => keystone_fault(e.status(), &e.to_string(), None),
         }
     }
 }
@@ -242,15 +244,8 @@ mod tests {
         check(ApiError::Internal("x".into()), 500, "computeFault");
         assert_eq!(cinder_key_for(503), "serviceUnavailable");
         assert_eq!(cinder_key_for(501), "notImplemented");
-        check(
-            ApiError::Custom {
-                status: 507,
-                key: "x".into(),
-                message: "m".into(),
-            },
-            507,
-            "x",
-        );
+        let injected = cinder_fault(StatusCode::INSUFFICIENT_STORAGE, "x", "m", None);
+        assert_eq!(injected.status(), 507);
     }
 
     #[test]

@@ -4,9 +4,11 @@
 pub mod body;
 pub mod cinder;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod faults;
 pub mod keystone;
+pub mod reqlog;
 pub mod testing;
 pub mod timefmt;
 pub mod volume;
@@ -20,17 +22,23 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use config::World;
+use edge::Edge;
 use keystone::token::TokenSigner;
+use reqlog::RequestLog;
+use volume::domain::Domain;
 use volume::files::VolumeFiles;
 use volume::store::Store;
 
-/// Everything a request handler can reach.
+/// The composition root: the domain, the fault rules that implement its hooks, and
+/// the HTTP edge over both. `world`, `store` and `files` are handles to the domain's
+/// own parts, for tests and tools. Nothing below this module sees `App`.
 pub struct App {
     pub world: Arc<World>,
     pub store: Store,
     pub files: VolumeFiles,
-    pub tokens: TokenSigner,
-    pub faults: faults::Faults,
+    pub domain: Domain,
+    pub faults: Arc<faults::Faults>,
+    pub edge: Arc<Edge>,
     /// `http://host:port`, as clients reach us.
     pub base_url: String,
     pub data_dir: PathBuf,
@@ -38,7 +46,7 @@ pub struct App {
 
 impl App {
     pub fn identity_url(&self) -> String {
-        format!("{}/identity/v3", self.base_url)
+        edge::identity_url(&self.base_url)
     }
 
     pub fn volume_url(&self) -> String {
@@ -65,61 +73,58 @@ impl App {
             std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
         }
         let store = Store::open(data_dir)?;
-        let app = App {
+        let world = Arc::new(world);
+        let files = VolumeFiles::open(data_dir)?;
+        let faults = Arc::new(faults::Faults::new(
+            scenario,
+            store.clone(),
+            world.clone(),
+            edge::identity_url(&base_url),
+        ));
+        let domain = Domain {
+            world: world.clone(),
+            store: store.clone(),
+            files: files.clone(),
+            hooks: faults.clone(),
+        };
+        domain.seed()?;
+        let edge = Arc::new(Edge {
+            domain: domain.clone(),
             tokens: TokenSigner::open(data_dir)?,
-            files: VolumeFiles::open(data_dir)?,
-            world: Arc::new(world),
+            faults: faults.clone(),
+            log: Arc::new(RequestLog::default()),
+            base_url: base_url.clone(),
+        });
+        Ok(App {
+            world,
             store,
-            faults: faults::Faults::new(scenario),
+            files,
+            domain,
+            faults,
+            edge,
             base_url,
             data_dir: data_dir.to_path_buf(),
-        };
-        app.seed()?;
-        Ok(app)
-    }
-
-    /// Writes the world's volume types once per data dir (later API changes persist).
-    pub fn seed(&self) -> Result<(), error::ApiError> {
-        if self.store.meta("seeded")?.is_some() {
-            return Ok(());
-        }
-        let seeds = self.world.volume_types.clone();
-        self.store.write_blocking(move |tx| {
-            for t in seeds {
-                if tx.types().any(|x| x.name == t.name) {
-                    continue;
-                }
-                tx.put_type(volume::model::VolumeType {
-                    id: t.id,
-                    name: t.name,
-                    description: t.description,
-                    is_public: t.is_public,
-                    extra_specs: t.extra_specs,
-                    access: Default::default(),
-                });
-            }
-            Ok(())
-        })?;
-        self.store.set_meta("seeded", "1")
+        })
     }
 }
 
 /// The whole HTTP surface: Keystone, Cinder, the control API under `/_cinderbox/`, and
 /// the request log around them.
 pub fn router(app: Arc<App>) -> Router {
+    let edge = app.edge.clone();
     keystone::router()
         .merge(cinder::router())
-        .merge(faults::control::router())
+        .merge(edge::control::router())
         .fallback(cinder::not_found)
         .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            faults::keystone::token_create,
+            edge.clone(),
+            edge::token_hook::token_create,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            faults::log::record,
+            edge.log.clone(),
+            reqlog::record,
         ))
-        .with_state(app)
+        .with_state(edge)
 }
 
 /// The base URL clients should use for a listener bound to `addr`.
@@ -152,7 +157,7 @@ pub async fn serve_app(
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    volume::jobs::recover(&app).await?;
+    volume::jobs::recover(&app.domain).await?;
     let faults_app = app.clone();
     axum::serve(listener, router(app))
         .with_graceful_shutdown(async move {

@@ -78,7 +78,7 @@ impl Emulator {
                             crate::base_url_for(local),
                             scenario,
                         )?);
-                        crate::volume::jobs::recover(&app).await?;
+                        crate::volume::jobs::recover(&app.domain).await?;
                         anyhow::Ok((listener, local, app))
                     }
                     .await;

@@ -2,7 +2,7 @@
 //! with Cinder's messages, admin-only refusals, extend of an in-use volume at 3.42
 //! vs 3.41, and the volume's file following extend and delete.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

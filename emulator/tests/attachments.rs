@@ -4,7 +4,7 @@
 //! bytes written through `device_path` come back through the next attachment and
 //! after a restart.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs::OpenOptions;

@@ -3,7 +3,7 @@
 //! Keystone and Cinder give; tenant isolation of volumes, attachments, metadata and
 //! device paths; loopback by default; the control API is admin-only; private files.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -764,5 +764,18 @@ fn state_and_volume_files_are_private() {
     assert!(
         checked >= 3,
         "state.db, token.key and one volume file at least"
+    );
+}
+
+/// The matrix covers every Cinder endpoint the emulator has.
+#[test]
+fn the_matrix_covers_the_catalogue() {
+    let routes = routes();
+    common::assert_routes_cover_the_catalogue(
+        "auth_matrix::routes",
+        routes
+            .iter()
+            .filter(|r| matches!(r.svc, Svc::Cinder))
+            .map(|r| (r.method, r.path)),
     );
 }

@@ -1,8 +1,8 @@
 //! Fault injection over real HTTP: every effect and trigger, the counters that prove a
 //! rule fired, the request log, reset, and the control API's refusals.
 
-mod common;
-mod fault_support;
+use crate::common;
+use crate::fault_support;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -250,16 +250,17 @@ fn a_hang_lasts_until_the_client_gives_up_and_is_bounded() {
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    let started = Instant::now();
     let err = impatient
         .get(api.url("/volumes"))
         .header("X-Auth-Token", &api.token)
         .send()
         .expect_err("the hang outlasts the client");
     assert!(err.is_timeout(), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(5));
     let e = ctl.wait_for_request("for the abandoned hang", |e| e["rule"] == "hang");
     assert_eq!(e["status"], Value::Null, "{e}");
+    // What happened, not how long it took: the client left while the hang still held
+    // the request (a hang that ran out would be noted "hang ended: connection closed").
+    assert_eq!(e["note"], "hang", "{e}");
     assert_eq!(e["operation"], "volume.list");
     // The next request is not hung (first = 1).
     assert_eq!(api.get("/volumes").0, 200);

@@ -8,7 +8,7 @@
 //! (an URL library would normalise `..` and `%2e%2e` away). `CINDERBOX_LONG=1` runs
 //! many more cases.
 
-mod common;
+use crate::common;
 
 use std::cell::Cell;
 use std::io::{Read, Write};
@@ -1068,4 +1068,13 @@ fn odd_characters_in_names_and_metadata_round_trip_or_are_refused() {
     if let Err(e) = result {
         panic!("{e}");
     }
+}
+
+/// The route table above covers every endpoint the emulator has.
+#[test]
+fn the_route_table_covers_the_catalogue() {
+    common::assert_routes_cover_the_catalogue(
+        "hostile::ROUTES",
+        ROUTES.iter().map(|(m, p, _)| (*m, *p)),
+    );
 }

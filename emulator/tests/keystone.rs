@@ -1,7 +1,7 @@
 //! Keystone v3 over real HTTP: discovery, token issue/validate/revoke, catalog shape,
 //! scoping, refusals, expiry and tokens surviving a restart.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 //! operations), and a small quota is never overshot. 3 s by default;
 //! `CINDERBOX_LONG=1` holds the load for 30 s.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};

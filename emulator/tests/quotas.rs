@@ -2,7 +2,7 @@
 //! and delete, per-type keys, who may do what, and the 413 answers of over-quota
 //! creates and extends.
 
-mod common;
+use crate::common;
 
 use common::{spawn_emulator, Api};
 use reqwest::Method;

@@ -2,8 +2,8 @@
 //! a plain HTTP client what its header says — the groundwork the driver-vs-scenario
 //! tests build on.
 
-mod common;
-mod fault_support;
+use crate::common;
+use crate::fault_support;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

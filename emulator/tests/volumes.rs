@@ -2,7 +2,7 @@
 //! filters, paging, update, delete), metadata, errors, isolation, restart, concurrency —
 //! with shapes checked against the recorded real-Cinder samples.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -10,13 +10,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::attachments::{before_handing_out, connection_data};
+use super::attachments::connection_data;
+use super::params::optional_uuid;
 use super::views::{py_quoted, py_repr};
 use super::volumes::parse_size;
 use super::Req;
 use crate::error::ApiError;
 use crate::volume::attach::{self, LegacyAttach};
-use crate::volume::jobs::{self, Job};
 use crate::volume::ops::{self, parse_volume_id, Caller, ResetStatus};
 use crate::volume::status::VolumeStatus;
 use crate::volume::store::Tx;
@@ -120,25 +120,6 @@ fn required(action: &str, args: &Value, key: &str) -> ApiError {
     )
 }
 
-fn uuid_field(name: &str, v: &Value) -> Result<Uuid, ApiError> {
-    match v {
-        Value::String(s) => Uuid::parse_str(s)
-            .map_err(|_| ApiError::invalid_field(name, s, &format!("'{s}' is not a 'uuid'"))),
-        other => Err(ApiError::invalid_field(
-            name,
-            py_repr(other),
-            &format!("{} is not of type 'string'", py_quoted(other)),
-        )),
-    }
-}
-
-fn optional_uuid(name: &str, v: Option<&Value>) -> Result<Option<Uuid>, ApiError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => uuid_field(name, v).map(Some),
-    }
-}
-
 /// Cinder's `parameter_types.boolean`: a JSON bool or one of oslo's strict strings.
 fn boolean_field(name: &str, v: &Value) -> Result<bool, ApiError> {
     const TRUE: &[&str] = &[
@@ -194,12 +175,13 @@ async fn write<R: Send + 'static>(
     f: impl FnOnce(&mut Tx<'_>, &Caller) -> Result<R, ApiError> + Send + 'static,
 ) -> Result<R, ApiError> {
     let caller = req.caller.clone();
-    req.app.store.write(move |tx| f(tx, &caller)).await
+    req.app.domain.store.write(move |tx| f(tx, &caller)).await
 }
 
 /// Admin actions look the volume up first (404), then check the policy (403).
 fn require_admin_on(req: &Req, id: Uuid, action: &str) -> Result<(), ApiError> {
     req.app
+        .domain
         .store
         .view(|tx| ops::visible(tx, &req.caller, id).map(|_| ()))?;
     req.require_admin(&format!("volume_extension:volume_admin_actions:{action}"))
@@ -213,18 +195,10 @@ pub async fn dispatch(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
         A::Extend { new_size } => {
             let new_size = parse_size(new_size.as_ref(), "new_size")?;
             let attached_ok = req.mv.at_least(42);
-            let world = req.app.world.clone();
-            write(req, move |tx, caller| {
-                ops::begin_extend(tx, &world, caller, id, new_size, attached_ok)
-            })
-            .await?;
-            jobs::spawn(
-                &req.app,
-                id,
-                Job::Extend {
-                    new_size_gb: new_size,
-                },
-            );
+            req.app
+                .domain
+                .extend_volume(req.caller.clone(), id, new_size, attached_ok)
+                .await?;
             Ok(accepted())
         }
         A::Reserve(_) => {
@@ -247,9 +221,9 @@ pub async fn dispatch(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
             connector_field("os-initialize_connection", &args, connector.as_ref())?;
             let mode = req
                 .app
-                .store
-                .view(|tx| attach::initialize_connection(tx, &req.caller, id))?;
-            before_handing_out(&req.app, id).await?;
+                .domain
+                .initialize_connection(&req.caller, id)
+                .await?;
             Ok(Json(json!({"connection_info": {
                 "driver_volume_type": "local",
                 "data": connection_data(&req.app, id, &mode),
@@ -344,8 +318,10 @@ pub async fn dispatch(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
         }
         A::ForceDelete(_) => {
             require_admin_on(req, id, "force_delete")?;
-            write(req, move |tx, c| ops::begin_delete(tx, c, id, true)).await?;
-            jobs::spawn(&req.app, id, Job::Delete);
+            req.app
+                .domain
+                .delete_volume(req.caller.clone(), id, true)
+                .await?;
             Ok(accepted())
         }
         A::ForceDetach {

@@ -2,25 +2,24 @@
 //! as Cinder's JSON schema does, calls one `volume::attach` operation and renders the
 //! view. Also builds the `local` connection info that hands out the volume's file.
 
-use std::cmp::Reverse;
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
+use std::cmp::Reverse;
 use uuid::Uuid;
 
+use super::params::uuid_field;
 use super::views::{self, py_quoted, py_repr};
 use super::Req;
+use crate::edge::Edge;
 use crate::error::ApiError;
 use crate::volume::attach::{self, NewAttachment};
 use crate::volume::model::Attachment;
-use crate::App;
 
 /// The absolute path of a volume's file, as `device_path` hands it out.
-pub fn device_path(app: &App, volume_id: Uuid) -> String {
-    let path = app.files.path(volume_id);
+pub fn device_path(app: &Edge, volume_id: Uuid) -> String {
+    let path = app.domain.files.path(volume_id);
     std::path::absolute(&path)
         .unwrap_or(path)
         .to_string_lossy()
@@ -30,7 +29,7 @@ pub fn device_path(app: &App, volume_id: Uuid) -> String {
 /// The `data` of a `local` connection: what os-brick's local connector reads.
 /// `access_mode` follows the attachment's mode (Cinder's own local driver always
 /// says `rw`; the issue asks for the mode, so a read-only attach is visible).
-pub fn connection_data(app: &App, volume_id: Uuid, access_mode: &str) -> Map<String, Value> {
+pub fn connection_data(app: &Edge, volume_id: Uuid, access_mode: &str) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("device_path".into(), json!(device_path(app, volume_id)));
     m.insert("access_mode".into(), json!(access_mode));
@@ -41,7 +40,7 @@ pub fn connection_data(app: &App, volume_id: Uuid, access_mode: &str) -> Map<Str
 }
 
 /// The attachments API's flat `connection_info`: `{}` until a connector was given.
-fn connection_info(app: &App, a: &Attachment) -> Value {
+fn connection_info(app: &Edge, a: &Attachment) -> Value {
     if a.connector.is_none() {
         return json!({});
     }
@@ -52,29 +51,8 @@ fn connection_info(app: &App, a: &Attachment) -> Value {
     Value::Object(m)
 }
 
-/// Lets at-rest faults touch the file before a client can open it.
-pub async fn before_handing_out(app: &Arc<App>, volume_id: Uuid) -> Result<(), ApiError> {
-    let app = app.clone();
-    tokio::task::spawn_blocking(move || app.faults.on_attach(&app, volume_id))
-        .await
-        .map_err(|e| ApiError::Internal(format!("on_attach hook: {e}")))
-}
-
 fn parse_attachment_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| attach::not_found(raw))
-}
-
-/// A schema `uuid` field: a string that parses as a UUID.
-fn uuid_field(name: &str, v: &Value) -> Result<Uuid, ApiError> {
-    match v {
-        Value::String(s) => Uuid::parse_str(s)
-            .map_err(|_| ApiError::invalid_field(name, s, &format!("'{s}' is not a 'uuid'"))),
-        other => Err(ApiError::invalid_field(
-            name,
-            py_repr(other),
-            &format!("{} is not of type 'string'", py_quoted(other)),
-        )),
-    }
 }
 
 /// jsonschema's `additionalProperties: false` wording for the `attachment` object.
@@ -154,7 +132,6 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
         &["volume_uuid", "instance_uuid", "connector"]
     };
     no_extra_keys(&obj, allowed)?;
-    let caller = req.caller.clone();
     let new = NewAttachment {
         volume_id,
         instance_uuid,
@@ -163,12 +140,9 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
     };
     let changed = req
         .app
-        .store
-        .write(move |tx| attach::create(tx, &caller, new))
+        .domain
+        .create_attachment(req.caller.clone(), new)
         .await?;
-    if changed.stored.connector.is_some() {
-        before_handing_out(&req.app, volume_id).await?;
-    }
     Ok(render(req, &changed.reported, &changed.stored))
 }
 
@@ -176,6 +150,7 @@ pub async fn show(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
     let id = parse_attachment_id(raw_id)?;
     let a = req
         .app
+        .domain
         .store
         .view(|tx| attach::visible(tx, &req.caller, id).cloned())?;
     Ok(render(req, &a, &a))
@@ -223,7 +198,7 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
             ))
         })?),
     };
-    let mut found: Vec<Attachment> = req.app.store.read(|s| {
+    let mut found: Vec<Attachment> = req.app.domain.store.read(|s| {
         s.attachments
             .values()
             .filter(|a| {
@@ -287,13 +262,11 @@ pub async fn update(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
         None => return Err(required(&obj, "connector")),
     };
     no_extra_keys(&obj, &["connector"])?;
-    let caller = req.caller.clone();
     let changed = req
         .app
-        .store
-        .write(move |tx| attach::update(tx, &caller, id, connector))
+        .domain
+        .update_attachment(req.caller.clone(), id, connector)
         .await?;
-    before_handing_out(&req.app, changed.stored.volume_id).await?;
     Ok(render(req, &changed.reported, &changed.stored))
 }
 
@@ -302,6 +275,7 @@ pub async fn delete(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
     let caller = req.caller.clone();
     let rest = req
         .app
+        .domain
         .store
         .write(move |tx| attach::delete(tx, &caller, id))
         .await?;
@@ -327,6 +301,7 @@ pub async fn action(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
     let id = parse_attachment_id(raw_id)?;
     let caller = req.caller.clone();
     req.app
+        .domain
         .store
         .write(move |tx| attach::complete(tx, &caller, id))
         .await?;

@@ -6,52 +6,100 @@ use axum::http::Method;
 
 use crate::error::ApiError;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
-    Versions,
-    VolumeList,
-    VolumeListDetail,
-    VolumeCreate,
-    VolumeSummary,
-    VolumeShow(String),
-    VolumeUpdate(String),
-    VolumeDelete(String),
-    /// `POST /volumes/{id}/action`; the action name comes from the body.
-    VolumeAction(String, String),
-    MetadataShow(String),
-    MetadataMerge(String),
-    MetadataReplace(String),
-    MetadataKeyShow(String, String),
-    MetadataKeyUpdate(String, String),
-    MetadataKeyDelete(String, String),
-    TypeList,
-    TypeCreate,
-    TypeDefault,
-    TypeShow(String),
-    TypeUpdate(String),
-    TypeDelete(String),
-    TypeExtraSpecsShow(String),
-    TypeExtraSpecsCreate(String),
-    TypeExtraSpecShow(String, String),
-    TypeExtraSpecUpdate(String, String),
-    TypeExtraSpecDelete(String, String),
-    TypeAccessList(String),
-    TypeAction(String),
-    AttachmentList,
-    AttachmentListDetail,
-    AttachmentCreate,
-    AttachmentShow(String),
-    AttachmentUpdate(String),
-    AttachmentDelete(String),
-    AttachmentAction(String),
-    Limits,
-    QuotaShow(String),
-    QuotaDefaults(String),
-    QuotaUpdate(String),
-    QuotaDelete(String),
-    AvailabilityZones,
-    Extensions,
+/// One row of the operation catalogue: what clients send and what the emulator calls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub method: &'static str,
+    /// Path after `/volume/v3[/{project}]/`; `{name}` marks a segment the variant keeps.
+    pub path: &'static str,
+    /// The stable operation name (for `VolumeAction`, the prefix of `volume.action.<name>`).
+    pub operation: &'static str,
+    /// The smallest microversion that has it; below, Cinder says 404.
+    pub min_minor: u16,
 }
+
+/// Declares [`Endpoint`] and [`CATALOGUE`] from one table, so that a variant, its
+/// method, route, operation name and microversion are written once. A new resource's
+/// endpoints are new rows here (plus their arm in [`Endpoint::parse`], which the
+/// catalogue test checks against every row).
+macro_rules! endpoints {
+    ($( $(#[$doc:meta])* $variant:ident $( ( $($field:ident),+ ) )? : $method:ident $path:literal => $op:literal, $min:literal; )+) => {
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Endpoint {
+            $( $(#[$doc])* $variant $( ( $( endpoints!(@string $field) ),+ ) )?, )+
+        }
+
+        /// Every endpoint, in documentation order.
+        pub const CATALOGUE: &[Entry] = &[
+            $( Entry { method: stringify!($method), path: $path, operation: $op, min_minor: $min }, )+
+        ];
+
+        impl Endpoint {
+            /// This endpoint's row of the catalogue.
+            pub fn entry(&self) -> &'static Entry {
+                let mut i = 0usize;
+                $(
+                    if let Endpoint::$variant $( ( $( endpoints!(@any $field) ),+ ) )? = self {
+                        return &CATALOGUE[i];
+                    }
+                    i += 1;
+                )+
+                unreachable!("every variant has a row ({i})")
+            }
+        }
+    };
+    (@string $field:ident) => { String };
+    (@any $field:ident) => { _ };
+}
+
+endpoints! {
+    Versions: GET "" => "versions.show", 0;
+    VolumeList: GET "volumes" => "volume.list", 0;
+    VolumeListDetail: GET "volumes/detail" => "volume.list_detail", 0;
+    VolumeCreate: POST "volumes" => "volume.create", 0;
+    VolumeSummary: GET "volumes/summary" => "volume.summary", 12;
+    VolumeShow(id): GET "volumes/{id}" => "volume.show", 0;
+    VolumeUpdate(id): PUT "volumes/{id}" => "volume.update", 0;
+    VolumeDelete(id): DELETE "volumes/{id}" => "volume.delete", 0;
+    /// `POST /volumes/{id}/action`; the action name comes from the body.
+    VolumeAction(id, action): POST "volumes/{id}/action" => "volume.action", 0;
+    MetadataShow(id): GET "volumes/{id}/metadata" => "volume.metadata.show", 0;
+    MetadataMerge(id): POST "volumes/{id}/metadata" => "volume.metadata.create", 0;
+    MetadataReplace(id): PUT "volumes/{id}/metadata" => "volume.metadata.replace", 0;
+    MetadataKeyShow(id, key): GET "volumes/{id}/metadata/{key}" => "volume.metadata.show_key", 0;
+    MetadataKeyUpdate(id, key): PUT "volumes/{id}/metadata/{key}" => "volume.metadata.update_key", 0;
+    MetadataKeyDelete(id, key): DELETE "volumes/{id}/metadata/{key}" => "volume.metadata.delete_key", 0;
+    TypeList: GET "types" => "type.list", 0;
+    TypeCreate: POST "types" => "type.create", 0;
+    TypeDefault: GET "types/default" => "type.default", 0;
+    TypeShow(id): GET "types/{id}" => "type.show", 0;
+    TypeUpdate(id): PUT "types/{id}" => "type.update", 0;
+    TypeDelete(id): DELETE "types/{id}" => "type.delete", 0;
+    TypeExtraSpecsShow(id): GET "types/{id}/extra_specs" => "type.extra_specs.show", 0;
+    TypeExtraSpecsCreate(id): POST "types/{id}/extra_specs" => "type.extra_specs.create", 0;
+    TypeExtraSpecShow(id, key): GET "types/{id}/extra_specs/{key}" => "type.extra_specs.show_key", 0;
+    TypeExtraSpecUpdate(id, key): PUT "types/{id}/extra_specs/{key}" => "type.extra_specs.update_key", 0;
+    TypeExtraSpecDelete(id, key): DELETE "types/{id}/extra_specs/{key}" => "type.extra_specs.delete_key", 0;
+    TypeAccessList(id): GET "types/{id}/os-volume-type-access" => "type.access.list", 0;
+    TypeAction(id): POST "types/{id}/action" => "type.action", 0;
+    AttachmentList: GET "attachments" => "attachment.list", 27;
+    AttachmentListDetail: GET "attachments/detail" => "attachment.list_detail", 27;
+    AttachmentCreate: POST "attachments" => "attachment.create", 27;
+    AttachmentShow(id): GET "attachments/{id}" => "attachment.show", 27;
+    AttachmentUpdate(id): PUT "attachments/{id}" => "attachment.update", 27;
+    AttachmentDelete(id): DELETE "attachments/{id}" => "attachment.delete", 27;
+    AttachmentAction(id): POST "attachments/{id}/action" => "attachment.complete", 44;
+    Limits: GET "limits" => "limits.show", 0;
+    QuotaShow(project): GET "os-quota-sets/{project}" => "quota.show", 0;
+    QuotaDefaults(project): GET "os-quota-sets/{project}/defaults" => "quota.defaults", 0;
+    QuotaUpdate(project): PUT "os-quota-sets/{project}" => "quota.update", 0;
+    QuotaDelete(project): DELETE "os-quota-sets/{project}" => "quota.delete", 0;
+    AvailabilityZones: GET "os-availability-zone" => "availability_zone.list", 0;
+    Extensions: GET "extensions" => "extension.list", 0;
+}
+
+/// The catalogue's operation for `POST /volumes/{id}/action`, completed by the action.
+pub const VOLUME_ACTION: &str = "volume.action";
 
 /// First path segments that name a collection, not a project (the 3.67 URL form).
 pub const COLLECTIONS: &[&str] = &[
@@ -174,68 +222,15 @@ impl Endpoint {
 
     /// The smallest microversion that has this endpoint; below it Cinder says 404.
     pub fn min_minor(&self) -> u16 {
-        use Endpoint as E;
-        match self {
-            E::AttachmentList
-            | E::AttachmentListDetail
-            | E::AttachmentCreate
-            | E::AttachmentShow(_)
-            | E::AttachmentUpdate(_)
-            | E::AttachmentDelete(_) => 27,
-            E::AttachmentAction(_) => 44,
-            E::VolumeSummary => 12,
-            _ => 0,
-        }
+        self.entry().min_minor
     }
 
     /// A stable name for the operation, e.g. `volume.create`, `volume.action.os-extend`.
     pub fn operation(&self) -> String {
-        use Endpoint as E;
-        let s = match self {
-            E::Versions => "versions.show",
-            E::VolumeList => "volume.list",
-            E::VolumeListDetail => "volume.list_detail",
-            E::VolumeCreate => "volume.create",
-            E::VolumeSummary => "volume.summary",
-            E::VolumeShow(_) => "volume.show",
-            E::VolumeUpdate(_) => "volume.update",
-            E::VolumeDelete(_) => "volume.delete",
-            E::VolumeAction(_, action) => return format!("volume.action.{action}"),
-            E::MetadataShow(_) => "volume.metadata.show",
-            E::MetadataMerge(_) => "volume.metadata.create",
-            E::MetadataReplace(_) => "volume.metadata.replace",
-            E::MetadataKeyShow(..) => "volume.metadata.show_key",
-            E::MetadataKeyUpdate(..) => "volume.metadata.update_key",
-            E::MetadataKeyDelete(..) => "volume.metadata.delete_key",
-            E::TypeList => "type.list",
-            E::TypeCreate => "type.create",
-            E::TypeDefault => "type.default",
-            E::TypeShow(_) => "type.show",
-            E::TypeUpdate(_) => "type.update",
-            E::TypeDelete(_) => "type.delete",
-            E::TypeExtraSpecsShow(_) => "type.extra_specs.show",
-            E::TypeExtraSpecsCreate(_) => "type.extra_specs.create",
-            E::TypeExtraSpecShow(..) => "type.extra_specs.show_key",
-            E::TypeExtraSpecUpdate(..) => "type.extra_specs.update_key",
-            E::TypeExtraSpecDelete(..) => "type.extra_specs.delete_key",
-            E::TypeAccessList(_) => "type.access.list",
-            E::TypeAction(_) => "type.action",
-            E::AttachmentList => "attachment.list",
-            E::AttachmentListDetail => "attachment.list_detail",
-            E::AttachmentCreate => "attachment.create",
-            E::AttachmentShow(_) => "attachment.show",
-            E::AttachmentUpdate(_) => "attachment.update",
-            E::AttachmentDelete(_) => "attachment.delete",
-            E::AttachmentAction(_) => "attachment.complete",
-            E::Limits => "limits.show",
-            E::QuotaShow(_) => "quota.show",
-            E::QuotaDefaults(_) => "quota.defaults",
-            E::QuotaUpdate(_) => "quota.update",
-            E::QuotaDelete(_) => "quota.delete",
-            E::AvailabilityZones => "availability_zone.list",
-            E::Extensions => "extension.list",
-        };
-        s.to_string()
+        match self {
+            Endpoint::VolumeAction(_, action) => format!("volume.action.{action}"),
+            other => other.entry().operation.to_string(),
+        }
     }
 
     /// The volume this request is about, when the URL names one.
@@ -271,6 +266,28 @@ mod tests {
             .map(|e| e.operation())
             .map_err(|e| e.status().as_u16());
         assert_eq!(got.as_deref().map_err(|c| *c), expected, "{method} {path}");
+    }
+
+    /// Every row of the catalogue is reached by its own method and path, and yields
+    /// itself: the parser and the table agree.
+    #[test]
+    fn every_catalogue_row_parses_to_itself() {
+        for row in CATALOGUE {
+            let path = row
+                .path
+                .split('/')
+                .map(|s| if s.starts_with('{') { "x1" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            let seg: Vec<&str> = if path.is_empty() {
+                vec![]
+            } else {
+                path.split('/').collect()
+            };
+            let method = Method::from_bytes(row.method.as_bytes()).unwrap();
+            let e = Endpoint::parse(&method, &seg).expect(row.path);
+            assert_eq!(e.entry(), row, "{} {}", row.method, row.path);
+        }
     }
 
     #[test]

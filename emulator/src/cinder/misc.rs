@@ -9,7 +9,7 @@ use crate::error::ApiError;
 
 pub async fn availability_zones(req: &Req) -> Result<Response, ApiError> {
     Ok(Json(json!({"availabilityZoneInfo": [
-        {"zoneName": req.app.world.availability_zone, "zoneState": {"available": true}}
+        {"zoneName": req.app.domain.world.availability_zone, "zoneState": {"available": true}}
     ]}))
     .into_response())
 }

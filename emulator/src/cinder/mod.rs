@@ -7,9 +7,11 @@ pub mod attachments;
 pub mod endpoint;
 pub mod microversion;
 pub mod misc;
+pub mod params;
 pub mod quotas;
 pub mod types;
 pub mod views;
+pub mod volume_list;
 pub mod volumes;
 
 use std::sync::Arc;
@@ -25,17 +27,18 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::edge::Edge;
 use crate::error::ApiError;
-use crate::faults::{log::Trace, Call, Service};
+use crate::faults::{Call, Service};
 use crate::keystone::{authenticate, Context};
+use crate::reqlog::Trace;
 use crate::volume::ops::Caller;
-use crate::App;
 use endpoint::{Endpoint, COLLECTIONS};
 use microversion::Microversion;
 
 pub use crate::body::MAX_BODY_BYTES;
 
-pub fn router() -> Router<Arc<App>> {
+pub fn router() -> Router<Arc<Edge>> {
     Router::new()
         .route("/volume", get(root))
         .route("/volume/", get(root))
@@ -56,7 +59,7 @@ pub async fn not_found() -> Response {
     ApiError::not_found("The resource could not be found.").into_response()
 }
 
-fn versions_doc(app: &App) -> Value {
+fn versions_doc(app: &Edge) -> Value {
     json!({"versions": [{
         "id": "v3.0",
         "status": "CURRENT",
@@ -72,7 +75,7 @@ fn versions_doc(app: &App) -> Value {
 }
 
 /// `GET /volume/`: 300 with the version list, no token needed.
-async fn root(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+async fn root(State(app): State<Arc<Edge>>, headers: HeaderMap) -> Response {
     let mv = microversion::parse(header(&headers, "openstack-api-version"), None)
         .unwrap_or(Microversion(0));
     let mut resp = (StatusCode::MULTIPLE_CHOICES, Json(versions_doc(&app))).into_response();
@@ -102,7 +105,7 @@ fn finish_headers(resp: &mut Response, version_echo: Option<&str>, request_id: &
 
 /// One parsed Cinder request, handed to a handler.
 pub struct Req {
-    pub app: Arc<App>,
+    pub app: Arc<Edge>,
     pub ctx: Context,
     pub caller: Caller,
     pub mv: Microversion,
@@ -177,7 +180,7 @@ impl Req {
 
 /// The single entry point for `/volume/v3/...`.
 async fn dispatch(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Edge>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -203,7 +206,7 @@ async fn dispatch(
 }
 
 async fn handle(
-    app: Arc<App>,
+    app: Arc<Edge>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -231,7 +234,7 @@ async fn handle(
 }
 
 async fn route(
-    app: Arc<App>,
+    app: Arc<Edge>,
     ctx: Context,
     mv: Microversion,
     method: Method,
@@ -315,10 +318,7 @@ async fn route(
             .await
             .unwrap_or_else(IntoResponse::into_response)
     };
-    let resp = faults_app
-        .faults
-        .intercept(&faults_app, hook, body, handler)
-        .await;
+    let resp = faults_app.faults.intercept(hook, body, handler).await;
     Ok((resp, op))
 }
 
@@ -327,8 +327,8 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
     use Endpoint as E;
     match endpoint {
         E::Versions => Ok(Json(versions_doc(&req.app)).into_response()),
-        E::VolumeList => volumes::list(&req, false).await,
-        E::VolumeListDetail => volumes::list(&req, true).await,
+        E::VolumeList => volume_list::list(&req, false).await,
+        E::VolumeListDetail => volume_list::list(&req, true).await,
         E::VolumeCreate => volumes::create(&req).await,
         E::VolumeSummary => volumes::summary(&req).await,
         E::VolumeShow(id) => volumes::show(&req, &id).await,

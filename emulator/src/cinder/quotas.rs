@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
+use super::params::truthy;
 use super::Req;
 use crate::error::ApiError;
 use crate::volume::ops;
@@ -16,9 +17,9 @@ const MAX_LIMIT: i64 = 0x7FFF_FFFF;
 const NON_QUOTA_KEYS: &[&str] = &["tenant_id", "id"];
 
 pub async fn limits(req: &Req) -> Result<Response, ApiError> {
-    let world = req.app.world.clone();
+    let world = req.app.domain.world.clone();
     let pid = req.project_id.clone();
-    let body = req.app.store.view(|tx| {
+    let body = req.app.domain.store.view(|tx| {
         let (n, gb) = ops::usage(tx, &pid, None);
         let l = |r: &str| ops::quota_limit(tx, &world, &pid, r);
         json!({"limits": {"rate": [], "absolute": {
@@ -48,8 +49,8 @@ fn check_show(req: &Req, pid: &str) -> Result<(), ApiError> {
 
 /// Every resource's current limit for `pid`, or `{limit, in_use, reserved}` with usage.
 fn quota_set(req: &Req, pid: &str, with_usage: bool) -> Map<String, Value> {
-    let world = req.app.world.clone();
-    req.app.store.view(|tx| {
+    let world = req.app.domain.world.clone();
+    req.app.domain.store.view(|tx| {
         ops::quota_resources(tx)
             .into_iter()
             .map(|r| {
@@ -65,13 +66,6 @@ fn quota_set(req: &Req, pid: &str, with_usage: bool) -> Map<String, Value> {
     })
 }
 
-fn truthy(v: &str) -> bool {
-    matches!(
-        v.to_ascii_lowercase().as_str(),
-        "1" | "true" | "yes" | "on" | "y" | "t"
-    )
-}
-
 pub async fn show(req: &Req, pid: &str) -> Result<Response, ApiError> {
     check_show(req, pid)?;
     let usage = req.query("usage").is_some_and(truthy);
@@ -82,8 +76,8 @@ pub async fn show(req: &Req, pid: &str) -> Result<Response, ApiError> {
 
 pub async fn defaults(req: &Req, pid: &str) -> Result<Response, ApiError> {
     check_show(req, pid)?;
-    let world = req.app.world.clone();
-    let mut set: Map<String, Value> = req.app.store.view(|tx| {
+    let world = req.app.domain.world.clone();
+    let mut set: Map<String, Value> = req.app.domain.store.view(|tx| {
         ops::quota_resources(tx)
             .into_iter()
             .map(|r| {
@@ -136,7 +130,7 @@ pub async fn update(req: &Req, pid: &str) -> Result<Response, ApiError> {
         }
     };
     let set = req.json_object("quota_set")?;
-    let known = req.app.store.view(ops::quota_resources);
+    let known = req.app.domain.store.view(ops::quota_resources);
     let bad: Vec<&str> = set
         .keys()
         .map(String::as_str)
@@ -157,6 +151,7 @@ pub async fn update(req: &Req, pid: &str) -> Result<Response, ApiError> {
     }
     let project = pid.to_string();
     req.app
+        .domain
         .store
         .write(move |tx| ops::set_quotas(tx, &project, &limits, !skip))
         .await?;
@@ -167,6 +162,7 @@ pub async fn delete(req: &Req, pid: &str) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:quotas:delete")?;
     let project = pid.to_string();
     req.app
+        .domain
         .store
         .write(move |tx| {
             ops::reset_quotas(tx, &project);

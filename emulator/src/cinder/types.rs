@@ -7,19 +7,18 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::params;
 use super::views::{self, py_repr};
 use super::Req;
 use crate::error::ApiError;
 use crate::volume::model::VolumeType;
-use crate::volume::ops;
 
-fn type_not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("Volume type {id} could not be found."))
-}
+use crate::volume::types::{self, not_found as type_not_found, SpecChange, TypeUpdate};
 
 /// A type the caller may see, by id (names are accepted too, as Cinder does).
 fn visible_type(req: &Req, raw: &str) -> Result<VolumeType, ApiError> {
     req.app
+        .domain
         .store
         .read(|s| {
             Uuid::parse_str(raw)
@@ -39,7 +38,7 @@ pub async fn list(req: &Req) -> Result<Response, ApiError> {
         Some(v) if matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no") => Some(false),
         _ => Some(true),
     };
-    let types: Vec<Value> = req.app.store.read(|s| {
+    let types: Vec<Value> = req.app.domain.store.read(|s| {
         let mut ts: Vec<&VolumeType> = s
             .types
             .values()
@@ -65,11 +64,12 @@ pub async fn show(req: &Req, raw: &str) -> Result<Response, ApiError> {
 }
 
 pub async fn show_default(req: &Req) -> Result<Response, ApiError> {
-    let world = req.app.world.clone();
+    let world = req.app.domain.world.clone();
     let t = req
         .app
+        .domain
         .store
-        .view(|tx| ops::default_type(tx, &world).cloned())?;
+        .view(|tx| types::default_type(tx, &world).cloned())?;
     Ok(Json(json!({ "volume_type": views::volume_type(req, &t, false) })).into_response())
 }
 
@@ -130,10 +130,9 @@ fn bool_field(v: Option<&Value>, field: &str) -> Result<Option<bool>, ApiError> 
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Ok(Some(true)),
-            "false" | "0" | "no" | "off" => Ok(Some(false)),
-            _ => Err(ApiError::bad_request(format!(
+        Some(Value::String(s)) => match params::parse_bool(s) {
+            Some(b) => Ok(Some(b)),
+            None => Err(ApiError::bad_request(format!(
                 "Invalid input received: Invalid value '{s}' for {field}"
             ))),
         },
@@ -171,26 +170,13 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
         extra_specs,
         access: Default::default(),
     };
-    let t2 = t.clone();
-    req.app
-        .store
-        .write(move |tx| {
-            if tx.types().any(|x| x.name == t2.name) {
-                return Err(ApiError::Conflict(format!(
-                    "Volume Type {} already exists.",
-                    t2.name
-                )));
-            }
-            tx.put_type(t2);
-            Ok(())
-        })
-        .await?;
+    let t = req.app.domain.write(move |tx| types::create(tx, t)).await?;
     Ok(Json(json!({ "volume_type": views::volume_type(req, &t, true) })).into_response())
 }
 
 pub async fn update(req: &Req, raw: &str) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:types_manage")?;
-    let id = Uuid::parse_str(raw).map_err(|_| type_not_found(raw))?;
+    let id = types::parse_id(raw)?;
     let body = req.json_object("volume_type")?;
     let name = name_field(&body, false)?;
     let description = match body.get("description") {
@@ -211,64 +197,26 @@ pub async fn update(req: &Req, raw: &str) -> Result<Response, ApiError> {
             "Specify volume type name, description, is_public or a combination thereof.",
         ));
     }
-    let raw_owned = raw.to_string();
+    let change = TypeUpdate {
+        name,
+        description,
+        is_public,
+    };
     let t = req
         .app
-        .store
-        .write(move |tx| {
-            let mut t = tx
-                .volume_type(id)
-                .cloned()
-                .ok_or_else(|| type_not_found(&raw_owned))?;
-            if let Some(n) = name {
-                if n != t.name && tx.types().any(|x| x.name == n) {
-                    return Err(ApiError::Conflict(format!(
-                        "Volume Type {n} already exists."
-                    )));
-                }
-                if t.name == "__DEFAULT__" && n != t.name {
-                    return Err(ApiError::bad_request(
-                        "The default volume type __DEFAULT__ cannot be renamed.",
-                    ));
-                }
-                t.name = n;
-            }
-            if let Some(d) = description {
-                t.description = d;
-            }
-            if let Some(p) = is_public {
-                t.is_public = p;
-            }
-            tx.put_type(t.clone());
-            Ok(t)
-        })
+        .domain
+        .write(move |tx| types::update(tx, id, change))
         .await?;
     Ok(Json(json!({ "volume_type": views::volume_type(req, &t, false) })).into_response())
 }
 
 pub async fn delete(req: &Req, raw: &str) -> Result<Response, ApiError> {
     req.require_admin("volume_extension:types_manage")?;
-    let id = Uuid::parse_str(raw).map_err(|_| type_not_found(raw))?;
-    let world = req.app.world.clone();
-    let raw_owned = raw.to_string();
+    let id = types::parse_id(raw)?;
+    let world = req.app.domain.world.clone();
     req.app
-        .store
-        .write(move |tx| {
-            let t = tx
-                .volume_type(id)
-                .cloned()
-                .ok_or_else(|| type_not_found(&raw_owned))?;
-            if t.name == "__DEFAULT__" || t.name == world.default_volume_type {
-                return Err(ApiError::bad_request(
-                    "Target volume type is the default volume type and cannot be deleted.",
-                ));
-            }
-            if tx.volumes().any(|v| v.volume_type_id == id) {
-                return Err(ApiError::bad_request("Target volume type is still in use."));
-            }
-            tx.remove_type(id);
-            Ok(())
-        })
+        .domain
+        .write(move |tx| types::delete(tx, &world, id))
         .await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -279,29 +227,12 @@ pub async fn extra_specs_show(req: &Req, raw: &str) -> Result<Response, ApiError
     Ok(Json(json!({ "extra_specs": shown["extra_specs"] })).into_response())
 }
 
-async fn modify_specs(
-    req: &Req,
-    raw: &str,
-    f: impl FnOnce(&mut VolumeType) -> Result<(), ApiError> + Send + 'static,
-) -> Result<VolumeType, ApiError> {
+async fn change_specs(req: &Req, raw: &str, change: SpecChange) -> Result<VolumeType, ApiError> {
     req.require_admin("volume_extension:types_extra_specs:update")?;
-    let id = Uuid::parse_str(raw).map_err(|_| type_not_found(raw))?;
-    let raw_owned = raw.to_string();
+    let id = types::parse_id(raw)?;
     req.app
-        .store
-        .write(move |tx| {
-            let mut t = tx.volume_type(id).cloned().ok_or_else(|| type_not_found(&raw_owned))?;
-            if tx.volumes().any(|v| v.volume_type_id == id) {
-                // Cinder refuses to change specs of a type in use (they'd silently diverge).
-                return Err(ApiError::bad_request(format!(
-                    "Invalid input received: Volume type {} is currently in use; its extra specs cannot be changed.",
-                    t.id
-                )));
-            }
-            f(&mut t)?;
-            tx.put_type(t.clone());
-            Ok(t)
-        })
+        .domain
+        .write(move |tx| types::change_specs(tx, id, change))
         .await
 }
 
@@ -316,11 +247,7 @@ pub async fn extra_specs_create(req: &Req, raw: &str) -> Result<Response, ApiErr
         }
     };
     let shown = specs.clone();
-    modify_specs(req, raw, move |t| {
-        t.extra_specs.extend(specs);
-        Ok(())
-    })
-    .await?;
+    change_specs(req, raw, SpecChange::Merge(specs)).await?;
     Ok(Json(json!({ "extra_specs": shown })).into_response())
 }
 
@@ -351,25 +278,12 @@ pub async fn extra_spec_update(req: &Req, raw: &str, key: &str) -> Result<Respon
     }
     let specs = specs_from(Some(&body))?;
     let shown = specs.clone();
-    modify_specs(req, raw, move |t| {
-        t.extra_specs.extend(specs);
-        Ok(())
-    })
-    .await?;
+    change_specs(req, raw, SpecChange::Merge(specs)).await?;
     Ok(Json(json!(shown)).into_response())
 }
 
 pub async fn extra_spec_delete(req: &Req, raw: &str, key: &str) -> Result<Response, ApiError> {
-    let key = key.to_string();
-    modify_specs(req, raw, move |t| {
-        t.extra_specs.remove(&key).map(|_| ()).ok_or_else(|| {
-            ApiError::not_found(format!(
-                "Volume Type {} has no extra specs with key {key}.",
-                t.id
-            ))
-        })
-    })
-    .await?;
+    change_specs(req, raw, SpecChange::Remove(key.to_string())).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -408,30 +322,10 @@ pub async fn action(req: &Req, raw: &str) -> Result<Response, ApiError> {
             ApiError::bad_request("Missing required element 'project' in request body.")
         })?
         .to_string();
-    modify_access(req, raw, add, project).await?;
-    Ok(StatusCode::ACCEPTED.into_response())
-}
-
-async fn modify_access(req: &Req, raw: &str, add: bool, project: String) -> Result<(), ApiError> {
-    let id = Uuid::parse_str(raw).map_err(|_| type_not_found(raw))?;
-    let raw_owned = raw.to_string();
+    let id = types::parse_id(raw)?;
     req.app
-        .store
-        .write(move |tx| {
-            let mut t = tx.volume_type(id).cloned().ok_or_else(|| type_not_found(&raw_owned))?;
-            if t.is_public {
-                return Err(ApiError::bad_request("Invalid volume type: Type access modification is not applicable to public volume type."));
-            }
-            let changed = if add { t.access.insert(project.clone()) } else { t.access.remove(&project) };
-            if !changed {
-                return Err(if add {
-                    ApiError::Conflict(format!("Volume type access for {} / {project} combination already exists.", t.id))
-                } else {
-                    ApiError::not_found(format!("Volume type access not found for {} / {project} combination.", t.id))
-                });
-            }
-            tx.put_type(t);
-            Ok(())
-        })
-        .await
+        .domain
+        .write(move |tx| types::change_access(tx, id, add, project))
+        .await?;
+    Ok(StatusCode::ACCEPTED.into_response())
 }

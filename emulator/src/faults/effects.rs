@@ -4,11 +4,10 @@
 
 use std::future::Future;
 use std::io;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -17,13 +16,12 @@ use uuid::Uuid;
 use super::matching::attachment_id_in_path;
 use super::operations;
 use super::rule::{ErrorSpec, HttpEffect, Lie};
-use super::{Call, Service};
-use crate::error::{ApiError, KeystoneError};
-use crate::volume::model::now;
-use crate::App;
+use super::{Call, Faults, Service};
+use crate::error::{cinder_fault, keystone_fault, ApiError};
+use crate::volume::metadata;
 
 pub async fn apply<F, Fut>(
-    app: &Arc<App>,
+    faults: &Faults,
     call: &Call<'_>,
     effect: HttpEffect,
     body: Bytes,
@@ -40,16 +38,16 @@ where
                 call.note(&format!("applied, then answered {}", spec.status));
                 drop(real);
             }
-            error_response(app, call.service, &spec)
+            error_response(faults, call.service, &spec)
         }
         HttpEffect::Latency { min_ms, .. } => {
             call.note(&format!("delayed {min_ms} ms"));
-            app.faults.wait(Duration::from_millis(min_ms)).await;
+            faults.wait(Duration::from_millis(min_ms)).await;
             next(body).await
         }
         HttpEffect::Hang { max_ms } => {
             call.note("hang");
-            app.faults.wait(Duration::from_millis(max_ms)).await;
+            faults.wait(Duration::from_millis(max_ms)).await;
             call.closed("hang ended: connection closed");
             closed_connection()
         }
@@ -61,41 +59,25 @@ where
             call.note(&format!("lie: volume_type rewritten to {t}"));
             next(rewrite_volume_type(&body, &t)).await
         }
-        HttpEffect::Lie(Lie::Ack) => ack(app, call, body, next).await,
+        HttpEffect::Lie(Lie::Ack) => ack(faults, call, body, next).await,
     }
 }
 
 /// Cinder's `{"<key>": {"code", "message"}}`, Keystone's `{"error": {...}}`, or (401)
-/// the expired-token answer keystonemiddleware gives, with `WWW-Authenticate`.
-pub fn error_response(app: &App, service: Service, spec: &ErrorSpec) -> Response {
+/// the expired-token answer keystonemiddleware gives, with `WWW-Authenticate`: all
+/// rendered by `error.rs`, as every other error is.
+pub fn error_response(faults: &Faults, service: Service, spec: &ErrorSpec) -> Response {
     if spec.status == 401 {
         return ApiError::Unauthorized {
-            identity_uri: app.identity_url(),
+            identity_uri: faults.identity_url.clone(),
         }
         .into_response();
     }
     let status = StatusCode::from_u16(spec.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = match service {
-        Service::Cinder => {
-            let mut inner = json!({"code": spec.status, "message": spec.message});
-            if let (413, Some(r)) = (spec.status, spec.retry_after_s) {
-                inner["retryAfter"] = json!(r.to_string());
-            }
-            (status, Json(json!({ spec.key.clone(): inner }))).into_response()
-        }
-        Service::Keystone => KeystoneError(ApiError::Custom {
-            status: spec.status,
-            key: spec.key.clone(),
-            message: spec.message.clone(),
-        })
-        .into_response(),
-    };
-    if let Some(r) = spec.retry_after_s {
-        if let Ok(v) = HeaderValue::from_str(&r.to_string()) {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    match service {
+        Service::Cinder => cinder_fault(status, &spec.key, &spec.message, spec.retry_after_s),
+        Service::Keystone => keystone_fault(status, &spec.message, spec.retry_after_s),
     }
-    resp
 }
 
 /// A response whose body fails at once: hyper then aborts the connection without
@@ -128,14 +110,14 @@ fn rewrite_volume_type(body: &Bytes, type_name: &str) -> Bytes {
 /// Acknowledges without applying. Metadata writes run and are then undone (so the
 /// answer is exactly what Cinder would say); the rest get a canned success when the
 /// thing they name exists, and run normally otherwise (a 404 stays a 404).
-async fn ack<F, Fut>(app: &Arc<App>, call: &Call<'_>, body: Bytes, next: F) -> Response
+async fn ack<F, Fut>(faults: &Faults, call: &Call<'_>, body: Bytes, next: F) -> Response
 where
     F: FnOnce(Bytes) -> Fut,
     Fut: Future<Output = Response>,
 {
     let volume_id = call.volume_id.and_then(|v| Uuid::parse_str(v).ok());
     let own_volume = volume_id.filter(|id| {
-        app.store.read(|s| {
+        faults.store.read(|s| {
             s.volumes
                 .get(id)
                 .is_some_and(|v| Some(v.project_id.as_str()) == call.project_id)
@@ -146,7 +128,7 @@ where
         let Some(id) = own_volume else {
             return next(body).await;
         };
-        let before = app.store.read(|s| {
+        let before = faults.store.read(|s| {
             s.volumes
                 .get(&id)
                 .map(|v| (v.name.clone(), v.description.clone(), v.metadata.clone()))
@@ -154,18 +136,9 @@ where
         let resp = next(body).await;
         if let (true, Some((name, description, metadata))) = (resp.status().is_success(), before) {
             call.note("lie: acknowledged, then undone");
-            let undone = app
+            let undone = faults
                 .store
-                .write(move |tx| {
-                    if let Some(mut v) = tx.volume(id).cloned() {
-                        v.name = name;
-                        v.description = description;
-                        v.metadata = metadata;
-                        v.updated_at = Some(now());
-                        tx.put_volume(v);
-                    }
-                    Ok(())
-                })
+                .write(move |tx| metadata::restore(tx, id, name, description, metadata))
                 .await;
             if let Err(e) = undone {
                 tracing::error!(volume_id = %id, error = %e, "fault: could not undo a write");
@@ -176,7 +149,7 @@ where
     let attachment_exists = || {
         attachment_id_in_path(call.path)
             .and_then(|a| Uuid::parse_str(a).ok())
-            .is_some_and(|id| app.store.read(|s| s.attachments.contains_key(&id)))
+            .is_some_and(|id| faults.store.read(|s| s.attachments.contains_key(&id)))
     };
     let canned = match op {
         "volume.delete" | "volume.action.os-extend" if own_volume.is_some() => {

@@ -8,8 +8,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::rule::Match;
+use crate::config::World;
 use crate::volume::model::Volume;
-use crate::App;
+use crate::volume::store::Store;
 
 /// What we know about the volume a request, job or attach concerns.
 #[derive(Debug, Clone, Default)]
@@ -94,8 +95,8 @@ impl Match {
 }
 
 /// Facts about a stored volume.
-pub fn stored_volume(app: &App, id: Uuid) -> Option<(String, VolumeFacts)> {
-    app.store.read(|s| {
+pub fn stored_volume(store: &Store, id: Uuid) -> Option<(String, VolumeFacts)> {
+    store.read(|s| {
         let v: &Volume = s.volumes.get(&id)?;
         let t = s.types.get(&v.volume_type_id);
         Some((
@@ -112,20 +113,19 @@ pub fn stored_volume(app: &App, id: Uuid) -> Option<(String, VolumeFacts)> {
 }
 
 /// The volume an attachment belongs to.
-pub fn attachment_volume(app: &App, attachment_id: &str) -> Option<Uuid> {
+pub fn attachment_volume(store: &Store, attachment_id: &str) -> Option<Uuid> {
     let id = Uuid::parse_str(attachment_id).ok()?;
-    app.store
-        .read(|s| s.attachments.get(&id).map(|a| a.volume_id))
+    store.read(|s| s.attachments.get(&id).map(|a| a.volume_id))
 }
 
 /// The volume a `volume.create` body describes (nothing is stored yet).
-pub fn volume_from_create_body(app: &App, body: &Value) -> VolumeFacts {
+pub fn volume_from_create_body(store: &Store, world: &World, body: &Value) -> VolumeFacts {
     let v = body.get("volume");
     let field = |k: &str| v.and_then(|v| v.get(k)).and_then(Value::as_str);
     let requested = field("volume_type")
         .map(str::to_string)
-        .unwrap_or_else(|| app.world.default_volume_type.clone());
-    let (type_name, type_id) = app.store.read(|s| {
+        .unwrap_or_else(|| world.default_volume_type.clone());
+    let (type_name, type_id) = store.read(|s| {
         let by_id = Uuid::parse_str(&requested)
             .ok()
             .and_then(|id| s.types.get(&id));

@@ -1,13 +1,10 @@
 //! Fault injection: rules (match + trigger + effect) from a scenario file or the control
-//! API, consulted at three points — the request pipeline ([`Faults::intercept`]), the
-//! background jobs ([`Faults::plan_transition`]) and attaching ([`Faults::on_attach`]) —
-//! with per-rule counters and a request log. See docs/faults.md.
+//! API, consulted at three points — the request pipeline ([`Faults::intercept`]), and
+//! the domain's two [`Hooks`]: the background jobs ([`Hooks::plan`]) and attaching
+//! ([`Hooks::before_attach`]) — with per-rule counters. See docs/faults.md.
 
 pub mod bitrot;
-pub mod control;
 pub mod effects;
-pub mod keystone;
-pub mod log;
 pub mod matching;
 pub mod operations;
 pub mod parse;
@@ -19,6 +16,7 @@ pub mod scenario;
 pub mod trigger;
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,9 +26,10 @@ use serde_json::Value;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::volume::jobs::{Job, Outcome};
-use crate::App;
-use log::{RequestLog, Trace};
+use crate::config::World;
+use crate::reqlog::Trace;
+use crate::volume::hooks::{Hooks, Job, Outcome, Plan};
+use crate::volume::store::Store;
 use matching::Facts;
 use parse::RuleError;
 use rule::{Phase, TransitionSpec};
@@ -81,19 +80,17 @@ pub enum AddError {
     Duplicate(String),
 }
 
-/// The live rules, their scenario, the request log, and the switch that ends waits.
+/// The live rules, their scenario, what they look at (store, world), and the switch
+/// that ends waits.
 pub struct Faults {
     scenario: Option<Scenario>,
     rules: Mutex<RuleSet>,
-    pub log: RequestLog,
+    store: Store,
+    world: Arc<World>,
+    /// Where an injected 401 sends the client (`WWW-Authenticate`).
+    identity_url: String,
     /// Bumped to end every hang and injected delay at once (reset, shutdown).
     release: watch::Sender<u64>,
-}
-
-impl Default for Faults {
-    fn default() -> Self {
-        Faults::new(None)
-    }
 }
 
 impl std::fmt::Debug for Faults {
@@ -105,7 +102,13 @@ impl std::fmt::Debug for Faults {
 }
 
 impl Faults {
-    pub fn new(scenario: Option<Scenario>) -> Faults {
+    /// Rules from `scenario` (if any), matched against `store` and `world`.
+    pub fn new(
+        scenario: Option<Scenario>,
+        store: Store,
+        world: Arc<World>,
+        identity_url: String,
+    ) -> Faults {
         let mut rules = RuleSet::default();
         rules.replace(
             scenario
@@ -116,7 +119,9 @@ impl Faults {
         Faults {
             scenario,
             rules: Mutex::new(rules),
-            log: RequestLog::default(),
+            store,
+            world,
+            identity_url,
             release: watch::channel(0).0,
         }
     }
@@ -160,7 +165,7 @@ impl Faults {
         self.rules().remove(id)
     }
 
-    /// Back to the scenario's rules with fresh counters; ends hangs; clears the log.
+    /// Back to the scenario's rules with fresh counters; ends hangs.
     pub fn reset(&self) {
         self.rules().replace(
             self.scenario
@@ -168,7 +173,6 @@ impl Faults {
                 .map(|s| s.rules.clone())
                 .unwrap_or_default(),
         );
-        self.log.clear();
         self.release_waits();
     }
 
@@ -189,18 +193,20 @@ impl Faults {
 
     /// The request hook: decides whether a rule fires on `call`, and either runs
     /// `next` (the real handler, given the body) or answers as the rule says.
-    pub async fn intercept<F, Fut>(
-        &self,
-        app: &Arc<App>,
-        call: Call<'_>,
-        body: Bytes,
-        next: F,
-    ) -> Response
+    pub async fn intercept<F, Fut>(&self, call: Call<'_>, body: Bytes, next: F) -> Response
     where
         F: FnOnce(Bytes) -> Fut,
         Fut: Future<Output = Response>,
     {
-        let facts = request_facts(app, &call, &body);
+        // No rules, nothing to match: a Cinder request skips gathering facts (a
+        // store read) and goes straight to its handler.
+        if call.service == Service::Cinder && self.rules().is_empty() {
+            if let Some(t) = &call.trace {
+                t.set_request(call.operation, call.project_id);
+            }
+            return next(body).await;
+        }
+        let facts = self.request_facts(&call, &body);
         if let Some(t) = &call.trace {
             t.set_request(call.operation, facts.project_id.as_deref());
         }
@@ -211,56 +217,52 @@ impl Faults {
                 if let Some(t) = &call.trace {
                     t.set_rule(&id);
                 }
-                effects::apply(app, &call, effect, body, next).await
+                effects::apply(self, &call, effect, body, next).await
             }
             _ => next(body).await,
         }
     }
+}
 
+impl Hooks for Faults {
     /// How a background transition should run: by default after `base`, successfully.
-    pub fn plan_transition(
-        &self,
-        app: &App,
-        volume_id: Uuid,
-        job: Job,
-        base: Duration,
-    ) -> (Duration, Outcome) {
+    fn plan(&self, volume_id: Uuid, job: Job, base: Duration) -> Plan {
         let operation = match job {
             Job::Create => "volume.create",
             Job::Extend { .. } => "volume.action.os-extend",
             Job::Delete => "volume.delete",
         };
-        let mut facts = volume_facts(app, volume_id);
+        let mut facts = self.volume_facts(volume_id);
         facts.operation = Some(operation.to_string());
         let picked = self.rules().pick(Phase::Job, &facts);
         let Some((id, Action::Transition(t))) = picked else {
-            return (base, Outcome::Succeed);
+            return Plan {
+                delay: base,
+                outcome: Outcome::Succeed,
+            };
         };
         tracing::info!(rule = %id, %volume_id, job = job.name(), "fault fired on a transition");
         let ms = Duration::from_millis;
-        match t {
+        let (delay, outcome) = match t {
             TransitionSpec::Stay { for_ms: None } => (Duration::ZERO, Outcome::Stay),
             TransitionSpec::Stay { for_ms: Some(t) } => (ms(t), Outcome::Succeed),
             TransitionSpec::Fail { delay_ms } => (delay_ms.map(ms).unwrap_or(base), Outcome::Fail),
             TransitionSpec::Slow { delay_ms } => (ms(delay_ms), Outcome::Succeed),
-        }
+        };
+        Plan { delay, outcome }
     }
 
-    /// Called when an attachment of `volume_id` gets its `connection_info`, before the
-    /// client can open the file: where bit rot is applied. It reads the store and the
-    /// volume file, so it must not be called while holding the store's lock (i.e. not
-    /// from inside a `store.write` closure).
-    pub fn on_attach(&self, app: &App, volume_id: Uuid) {
-        let facts = volume_facts(app, volume_id);
+    /// Where bit rot is applied: before the client can open the file.
+    fn before_attach(&self, volume_id: Uuid, path: &Path) {
+        let facts = self.volume_facts(volume_id);
         if facts.volume.is_none() {
             return;
         }
         let Some(region_mib) = self.rules().bit_rot_region_mib(&facts) else {
             return;
         };
-        let path = app.files.path(volume_id);
         // Only a volume holding data can rot; an empty one does not count as a match.
-        let end = match bitrot::written_end(&path, region_mib << 20) {
+        let end = match bitrot::written_end(path, region_mib << 20) {
             Ok(end) => end,
             Err(e) => {
                 tracing::error!(%volume_id, error = %e, "fault: cannot read volume for bit rot");
@@ -280,7 +282,7 @@ impl Faults {
             },
         )) = picked
         {
-            match bitrot::flip(&path, bytes, seed, end.min(region_mib << 20)) {
+            match bitrot::flip(path, bytes, seed, end.min(region_mib << 20)) {
                 Ok(offsets) => {
                     tracing::info!(rule = %id, %volume_id, ?offsets, "fault: bit rot applied")
                 }
@@ -292,65 +294,68 @@ impl Faults {
     }
 }
 
-/// Facts for a job or an attach: the stored volume and its project.
-fn volume_facts(app: &App, volume_id: Uuid) -> Facts {
-    let mut facts = Facts::default();
-    if let Some((project_id, v)) = matching::stored_volume(app, volume_id) {
-        facts.project_name = app.world.project(&project_id).map(|p| p.name.clone());
-        facts.project_id = Some(project_id);
-        facts.volume = Some(v);
+impl Faults {
+    /// Facts for a job or an attach: the stored volume and its project.
+    fn volume_facts(&self, volume_id: Uuid) -> Facts {
+        let mut facts = Facts::default();
+        if let Some((project_id, v)) = matching::stored_volume(&self.store, volume_id) {
+            facts.project_name = self.world.project(&project_id).map(|p| p.name.clone());
+            facts.project_id = Some(project_id);
+            facts.volume = Some(v);
+        }
+        facts
     }
-    facts
-}
 
-/// Facts for a request: what the URL and, for creates, the body say.
-fn request_facts(app: &App, call: &Call<'_>, body: &Bytes) -> Facts {
-    let json = || serde_json::from_slice::<Value>(body).ok();
-    let mut project_id = call.project_id.map(str::to_string);
-    if call.service == Service::Keystone && project_id.is_none() {
-        // A token request names its project in the scope, by id or by name.
-        let scope = json().and_then(|b| b.pointer("/auth/scope/project").cloned());
-        project_id = scope.and_then(|p| {
-            let by_id = p.get("id").and_then(Value::as_str).map(str::to_string);
-            by_id.or_else(|| {
-                let name = p.get("name").and_then(Value::as_str)?;
-                let found = app.world.projects.iter().find(|x| x.name == name);
-                Some(
-                    found
-                        .map(|x| x.id.clone())
-                        .unwrap_or_else(|| name.to_string()),
-                )
-            })
-        });
-    }
-    let stored = |id: Option<Uuid>| {
-        id.and_then(|id| matching::stored_volume(app, id))
-            .map(|x| x.1)
-    };
-    let volume = match call.operation {
-        "volume.create" => json().map(|b| matching::volume_from_create_body(app, &b)),
-        "attachment.create" => stored(json().and_then(|b| {
-            b.pointer("/attachment/volume_uuid")
-                .and_then(Value::as_str)
-                .and_then(|s| Uuid::parse_str(s).ok())
-        })),
-        _ => match call.volume_id {
-            Some(v) => stored(Uuid::parse_str(v).ok()),
-            None => stored(
-                matching::attachment_id_in_path(call.path)
-                    .and_then(|a| matching::attachment_volume(app, a)),
-            ),
-        },
-    };
-    Facts {
-        operation: Some(call.operation.to_string()),
-        method: Some(call.method.to_string()),
-        path: Some(call.path.to_string()),
-        project_name: project_id
-            .as_deref()
-            .and_then(|p| app.world.project(p))
-            .map(|p| p.name.clone()),
-        project_id,
-        volume,
+    /// Facts for a request: what the URL and, for creates, the body say.
+    fn request_facts(&self, call: &Call<'_>, body: &Bytes) -> Facts {
+        let (store, world) = (&self.store, &*self.world);
+        let json = || serde_json::from_slice::<Value>(body).ok();
+        let mut project_id = call.project_id.map(str::to_string);
+        if call.service == Service::Keystone && project_id.is_none() {
+            // A token request names its project in the scope, by id or by name.
+            let scope = json().and_then(|b| b.pointer("/auth/scope/project").cloned());
+            project_id = scope.and_then(|p| {
+                let by_id = p.get("id").and_then(Value::as_str).map(str::to_string);
+                by_id.or_else(|| {
+                    let name = p.get("name").and_then(Value::as_str)?;
+                    let found = world.projects.iter().find(|x| x.name == name);
+                    Some(
+                        found
+                            .map(|x| x.id.clone())
+                            .unwrap_or_else(|| name.to_string()),
+                    )
+                })
+            });
+        }
+        let stored = |id: Option<Uuid>| {
+            id.and_then(|id| matching::stored_volume(store, id))
+                .map(|x| x.1)
+        };
+        let volume = match call.operation {
+            "volume.create" => json().map(|b| matching::volume_from_create_body(store, world, &b)),
+            "attachment.create" => stored(json().and_then(|b| {
+                b.pointer("/attachment/volume_uuid")
+                    .and_then(Value::as_str)
+                    .and_then(|s| Uuid::parse_str(s).ok())
+            })),
+            _ => match call.volume_id {
+                Some(v) => stored(Uuid::parse_str(v).ok()),
+                None => stored(
+                    matching::attachment_id_in_path(call.path)
+                        .and_then(|a| matching::attachment_volume(store, a)),
+                ),
+            },
+        };
+        Facts {
+            operation: Some(call.operation.to_string()),
+            method: Some(call.method.to_string()),
+            path: Some(call.path.to_string()),
+            project_name: project_id
+                .as_deref()
+                .and_then(|p| world.project(p))
+                .map(|p| p.name.clone()),
+            project_id,
+            volume,
+        }
     }
 }

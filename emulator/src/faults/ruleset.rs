@@ -55,6 +55,10 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
     pub fn contains(&self, id: &str) -> bool {
         self.rules.iter().any(|l| l.rule.id == id)
     }

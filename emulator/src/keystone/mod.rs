@@ -11,9 +11,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::edge::Edge;
 use crate::error::{ApiError, KeystoneError};
 use crate::timefmt;
-use crate::App;
 use token::{new_audit_id, TokenPayload};
 
 use std::sync::Arc;
@@ -36,7 +36,7 @@ impl Context {
     }
 }
 
-pub fn router() -> Router<Arc<App>> {
+pub fn router() -> Router<Arc<Edge>> {
     Router::new()
         .route("/identity", get(versions))
         .route("/identity/", get(versions))
@@ -60,7 +60,7 @@ async fn method_not_allowed() -> KeystoneError {
     ))
 }
 
-fn version_doc(app: &App) -> Value {
+fn version_doc(app: &Edge) -> Value {
     json!({
         "id": "v3.14",
         "status": "stable",
@@ -70,7 +70,7 @@ fn version_doc(app: &App) -> Value {
     })
 }
 
-async fn versions(State(app): State<Arc<App>>) -> Response {
+async fn versions(State(app): State<Arc<Edge>>) -> Response {
     (
         StatusCode::MULTIPLE_CHOICES,
         Json(json!({"versions": {"values": [version_doc(&app)]}})),
@@ -78,12 +78,12 @@ async fn versions(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
-async fn version_v3(State(app): State<Arc<App>>) -> Json<Value> {
+async fn version_v3(State(app): State<Arc<Edge>>) -> Json<Value> {
     Json(json!({"version": version_doc(&app)}))
 }
 
 /// Checks a token and returns who it belongs to. Any failure is a 401.
-pub fn authenticate(app: &App, token: Option<&str>) -> Result<Context, ApiError> {
+pub fn authenticate(app: &Edge, token: Option<&str>) -> Result<Context, ApiError> {
     let unauthorized = || ApiError::Unauthorized {
         identity_uri: app.identity_url(),
     };
@@ -93,21 +93,22 @@ pub fn authenticate(app: &App, token: Option<&str>) -> Result<Context, ApiError>
     context_for(app, payload).ok_or_else(unauthorized)
 }
 
-fn context_for(app: &App, payload: TokenPayload) -> Option<Context> {
+fn context_for(app: &Edge, payload: TokenPayload) -> Option<Context> {
     let now_us = timefmt::now_us();
     if payload.expires_at_us <= now_us {
         return None;
     }
     if app
+        .domain
         .store
         .read(|s| s.revoked_tokens.contains_key(&payload.audit_id))
     {
         return None;
     }
-    let user = app.world.user(&payload.user_id)?;
+    let user = app.domain.world.user(&payload.user_id)?;
     let roles = match &payload.project_id {
         Some(p) => {
-            app.world.project(p)?;
+            app.domain.world.project(p)?;
             user.roles
                 .iter()
                 .filter(|(proj, _)| proj == p)
@@ -131,7 +132,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 async fn issue_token(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Edge>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, KeystoneError> {
@@ -183,7 +184,7 @@ async fn issue_token(
         project_id,
         methods: token_methods,
         issued_at_us: issued,
-        expires_at_us: issued + app.world.token_lifetime.as_micros() as i64,
+        expires_at_us: issued + app.domain.world.token_lifetime.as_micros() as i64,
         audit_id: new_audit_id(),
     };
     let token = app.tokens.sign(&payload);
@@ -199,7 +200,7 @@ async fn issue_token(
     Ok(resp)
 }
 
-fn password_user(app: &App, user: &Value) -> Result<String, KeystoneError> {
+fn password_user(app: &Edge, user: &Value) -> Result<String, KeystoneError> {
     let unauthorized = || {
         KeystoneError(ApiError::Unauthorized {
             identity_uri: app.identity_url(),
@@ -210,14 +211,15 @@ fn password_user(app: &App, user: &Value) -> Result<String, KeystoneError> {
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad_request("'password' is a required property"))?;
     let found = if let Some(id) = user.get("id").and_then(Value::as_str) {
-        app.world.user(id)
+        app.domain.world.user(id)
     } else {
         let name = user
             .get("name")
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::bad_request("Expecting to find id or name in user."))?;
         let domain_id = domain_ref(app, user.get("domain"))?;
-        app.world
+        app.domain
+            .world
             .users
             .iter()
             .find(|u| u.name == name && u.domain_id == domain_id)
@@ -229,13 +231,13 @@ fn password_user(app: &App, user: &Value) -> Result<String, KeystoneError> {
 }
 
 /// Resolves `{"id": ..}` or `{"name": ..}` to a domain id (Keystone's 401 on unknown).
-fn domain_ref(app: &App, domain: Option<&Value>) -> Result<String, KeystoneError> {
+fn domain_ref(app: &Edge, domain: Option<&Value>) -> Result<String, KeystoneError> {
     let domain =
         domain.ok_or_else(|| ApiError::bad_request("Expecting to find domain in user."))?;
     let found = if let Some(id) = domain.get("id").and_then(Value::as_str) {
-        app.world.domain(id)
+        app.domain.world.domain(id)
     } else if let Some(name) = domain.get("name").and_then(Value::as_str) {
-        app.world.domains.iter().find(|d| d.name == name)
+        app.domain.world.domains.iter().find(|d| d.name == name)
     } else {
         return Err(ApiError::bad_request("Expecting to find id or name in domain.").into());
     };
@@ -246,19 +248,20 @@ fn domain_ref(app: &App, domain: Option<&Value>) -> Result<String, KeystoneError
     })
 }
 
-fn scoped_project(app: &App, scope: &Value, user_id: &str) -> Result<String, KeystoneError> {
+fn scoped_project(app: &Edge, scope: &Value, user_id: &str) -> Result<String, KeystoneError> {
     let project = scope.get("project").ok_or_else(|| {
         ApiError::bad_request("Only project scope is supported by this emulator.")
     })?;
     let found = if let Some(id) = project.get("id").and_then(Value::as_str) {
-        app.world.project(id)
+        app.domain.world.project(id)
     } else {
         let name = project
             .get("name")
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::bad_request("Expecting to find id or name in project."))?;
         let domain_id = domain_ref(app, project.get("domain"))?;
-        app.world
+        app.domain
+            .world
             .projects
             .iter()
             .find(|p| p.name == name && p.domain_id == domain_id)
@@ -269,7 +272,7 @@ fn scoped_project(app: &App, scope: &Value, user_id: &str) -> Result<String, Key
         })
     };
     let project = found.ok_or_else(unauthorized)?;
-    let user = app.world.user(user_id).ok_or_else(unauthorized)?;
+    let user = app.domain.world.user(user_id).ok_or_else(unauthorized)?;
     if !user.roles.iter().any(|(p, _)| *p == project.id) {
         return Err(unauthorized());
     }
@@ -281,8 +284,8 @@ fn role_id(name: &str) -> String {
 }
 
 /// The `{"token": ...}` body, as Keystone returns it on issue and validation.
-fn token_body(app: &App, ctx: &Context, with_catalog: bool) -> Value {
-    let w = &app.world;
+fn token_body(app: &Edge, ctx: &Context, with_catalog: bool) -> Value {
+    let w = &app.domain.world;
     let domain_name = w
         .domain(&ctx.user_domain_id)
         .map(|d| d.name.clone())
@@ -326,8 +329,8 @@ fn token_body(app: &App, ctx: &Context, with_catalog: bool) -> Value {
 }
 
 /// The service catalog: identity, and Cinder as both `block-storage` and `volumev3`.
-fn catalog(app: &App, project_id: &str) -> Value {
-    let region = &app.world.region;
+fn catalog(app: &Edge, project_id: &str) -> Value {
+    let region = &app.domain.world.region;
     let service = |ty: &str, name: &str, url: String| {
         let endpoints: Vec<Value> = ["public", "internal", "admin"]
             .iter()
@@ -357,7 +360,7 @@ fn catalog(app: &App, project_id: &str) -> Value {
 }
 
 /// `X-Auth-Token` must be valid; `X-Subject-Token` is the one checked.
-fn subject(app: &App, headers: &HeaderMap) -> Result<Context, KeystoneError> {
+fn subject(app: &Edge, headers: &HeaderMap) -> Result<Context, KeystoneError> {
     authenticate(app, header_str(headers, "x-auth-token"))?;
     let subject = header_str(headers, "x-subject-token")
         .ok_or_else(|| ApiError::bad_request("X-Subject-Token is required to validate a token."))?;
@@ -368,7 +371,7 @@ fn subject(app: &App, headers: &HeaderMap) -> Result<Context, KeystoneError> {
 }
 
 async fn validate_token(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Edge>>,
     headers: HeaderMap,
 ) -> Result<Response, KeystoneError> {
     let ctx = subject(&app, &headers)?;
@@ -381,7 +384,7 @@ async fn validate_token(
 }
 
 async fn check_token(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Edge>>,
     headers: HeaderMap,
 ) -> Result<StatusCode, KeystoneError> {
     subject(&app, &headers)?;
@@ -389,13 +392,14 @@ async fn check_token(
 }
 
 async fn revoke_token(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Edge>>,
     headers: HeaderMap,
 ) -> Result<StatusCode, KeystoneError> {
     let ctx = subject(&app, &headers)?;
     let audit = ctx.token.audit_id.clone();
     let expires_s = ctx.token.expires_at_us / 1_000_000 + 1;
-    app.store
+    app.domain
+        .store
         .write(move |tx| {
             tx.revoke_token(audit, expires_s);
             Ok(())
@@ -405,7 +409,7 @@ async fn revoke_token(
 }
 
 async fn catalog_of_token(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Edge>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, KeystoneError> {
     let ctx = authenticate(&app, header_str(&headers, "x-auth-token"))?;

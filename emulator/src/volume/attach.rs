@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::model::{now, Attachment};
 use super::ops::{self, Caller};
-use super::status::{AttachStatus, StatusClass, VolumeEvent, VolumeStatus};
+use super::status::{
+    attachment_transition, AttachStatus, AttachmentEvent, StatusClass, VolumeEvent, VolumeStatus,
+};
 use super::store::Tx;
 use crate::error::ApiError;
 
@@ -104,7 +106,7 @@ pub fn create(tx: &mut Tx<'_>, caller: &Caller, req: NewAttachment) -> Result<Ch
     };
     tx.put_attachment(reserved.clone());
     let stored = match req.connector {
-        Some(connector) => connect(tx, reserved.clone(), connector),
+        Some(connector) => connect(tx, reserved.clone(), connector)?,
         None => reserved.clone(),
     };
     ops::recompute_from_attachments(tx, v.id)?;
@@ -115,9 +117,10 @@ pub fn create(tx: &mut Tx<'_>, caller: &Caller, req: NewAttachment) -> Result<Ch
 }
 
 /// What the volume service records when it makes a connection for `a`.
-fn connect(tx: &mut Tx<'_>, mut a: Attachment, connector: Value) -> Attachment {
+fn connect(tx: &mut Tx<'_>, mut a: Attachment, connector: Value) -> Result<Attachment, ApiError> {
     let text = |k: &str| connector.get(k).and_then(Value::as_str).map(String::from);
-    a.status = AttachStatus::Attaching;
+    a.status = attachment_transition(a.status, AttachmentEvent::Connected)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     a.attached_at = Some(now());
     a.host_name = text("host");
     a.mountpoint = text("mountpoint");
@@ -130,7 +133,7 @@ fn connect(tx: &mut Tx<'_>, mut a: Attachment, connector: Value) -> Attachment {
     }
     a.connector = Some(connector);
     tx.put_attachment(a.clone());
-    a
+    Ok(a)
 }
 
 /// `PUT /attachments/{id}` with a connector: the attachment and volume go `attaching`.
@@ -150,7 +153,7 @@ pub fn update(
             )));
         }
     }
-    let stored = connect(tx, a.clone(), connector);
+    let stored = connect(tx, a.clone(), connector)?;
     ops::recompute_from_attachments(tx, volume_id)?;
     Ok(Changed {
         reported: a,
@@ -162,7 +165,8 @@ pub fn update(
 /// status here, so a `reserved` attachment may be completed too.
 pub fn complete(tx: &mut Tx<'_>, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
     let mut a = visible(tx, caller, id)?.clone();
-    a.status = AttachStatus::Attached;
+    a.status = attachment_transition(a.status, AttachmentEvent::Completed)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     a.attached_at.get_or_insert_with(now);
     let volume_id = a.volume_id;
     tx.put_attachment(a);

@@ -1,88 +1,59 @@
 //! The emulated cinder-volume service: the asynchronous halves of create, extend and
 //! delete, run after a delay, and the start-up recovery of volumes caught mid-way.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use uuid::Uuid;
 
+use super::domain::Domain;
+pub use super::hooks::{Job, Outcome, Plan};
 use super::ops;
 use super::status::{VolumeEvent, VolumeStatus};
-use crate::App;
 
-/// How a background transition should end; fault injection can change it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Succeed,
-    /// End in the operation's error status (`error`, `error_extending`, `error_deleting`).
-    Fail,
-    /// Never finish: the volume stays in its transitional status.
-    Stay,
-}
-
-/// Which asynchronous job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Job {
-    Create,
-    Extend { new_size_gb: u64 },
-    Delete,
-}
-
-impl Job {
-    pub fn name(self) -> &'static str {
-        match self {
-            Job::Create => "create",
-            Job::Extend { .. } => "extend",
-            Job::Delete => "delete",
-        }
-    }
-}
-
-/// Starts the job for `volume_id` in the background.
-pub fn spawn(app: &Arc<App>, volume_id: Uuid, job: Job) {
-    let app = app.clone();
+/// Starts the job for `volume_id` in the background; the hooks decide how it ends.
+pub fn spawn(domain: &Domain, volume_id: Uuid, job: Job) {
+    let domain = domain.clone();
     tokio::spawn(async move {
-        let (delay, outcome) = plan(&app, volume_id, job);
-        tokio::time::sleep(delay).await;
-        if outcome == Outcome::Stay {
-            tracing::info!(%volume_id, job = job.name(), "fault: transition left unfinished");
+        let plan = plan(&domain, volume_id, job);
+        tokio::time::sleep(plan.delay).await;
+        if plan.outcome == Outcome::Stay {
+            tracing::info!(%volume_id, job = job.name(), "transition left unfinished");
             return;
         }
-        if let Err(e) = finish(&app, volume_id, job, outcome == Outcome::Succeed).await {
+        let ok = plan.outcome == Outcome::Succeed;
+        if let Err(e) = finish(&domain, volume_id, job, ok).await {
             tracing::error!(%volume_id, job = job.name(), error = %e, "background job failed");
         }
     });
 }
 
-fn plan(app: &App, volume_id: Uuid, job: Job) -> (Duration, Outcome) {
-    let type_name = app.store.read(|s| {
+fn plan(domain: &Domain, volume_id: Uuid, job: Job) -> Plan {
+    let type_name = domain.read(|s| {
         s.volumes
             .get(&volume_id)
             .and_then(|v| s.types.get(&v.volume_type_id))
             .map(|t| t.name.clone())
             .unwrap_or_default()
     });
-    let delays = app.world.delays_for(&type_name);
+    let delays = domain.world.delays_for(&type_name);
     let base = match job {
         Job::Create => delays.create,
         Job::Extend { .. } => delays.extend,
         Job::Delete => delays.delete,
     };
-    app.faults.plan_transition(app, volume_id, job, base)
+    domain.hooks.plan(volume_id, job, base)
 }
 
 async fn finish(
-    app: &Arc<App>,
+    domain: &Domain,
     id: Uuid,
     job: Job,
     ok: bool,
 ) -> Result<(), crate::error::ApiError> {
-    let files = app.files.clone();
+    let files = domain.files.clone();
     match job {
         Job::Create => {
             if ok {
                 // The backing file exists before the volume is reported available.
-                let size = app.store.read(|s| s.volumes.get(&id).map(|v| v.size_gb));
+                let size = domain.read(|s| s.volumes.get(&id).map(|v| v.size_gb));
                 let Some(size) = size else { return Ok(()) };
                 let f = files.clone();
                 tokio::task::spawn_blocking(move || f.create(id, size))
@@ -90,7 +61,8 @@ async fn finish(
                     .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?
                     .map_err(|e| crate::error::ApiError::Internal(format!("create file: {e}")))?;
             }
-            app.store
+            domain
+                .store
                 .write(move |tx| {
                     if let Some(mut v) = tx.volume(id).cloned() {
                         let ev = if ok {
@@ -114,13 +86,14 @@ async fn finish(
                     .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?
                     .map_err(|e| crate::error::ApiError::Internal(format!("extend file: {e}")))?;
             }
-            app.store
+            domain
+                .store
                 .write(move |tx| ops::finish_extend(tx, id, new_size_gb, ok))
                 .await
         }
         Job::Delete => {
             if !ok {
-                return app
+                return domain
                     .store
                     .write(move |tx| {
                         if let Some(mut v) = tx.volume(id).cloned() {
@@ -138,7 +111,8 @@ async fn finish(
                 .await
                 .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?
                 .map_err(|e| crate::error::ApiError::Internal(format!("remove file: {e}")))?;
-            app.store
+            domain
+                .store
                 .write(move |tx| {
                     if tx
                         .volume(id)
@@ -156,8 +130,8 @@ async fn finish(
 /// Resolves volumes that a previous run left mid-transition, as cinder-volume does at
 /// start: `creating` → `error`, `extending` → `error_extending`, `deleting` → the
 /// delete resumes. Also removes data files that belong to no volume.
-pub async fn recover(app: &Arc<App>) -> Result<(), crate::error::ApiError> {
-    let resume = app
+pub async fn recover(domain: &Domain) -> Result<(), crate::error::ApiError> {
+    let resume = domain
         .store
         .write(|tx| {
             let stuck: Vec<_> = tx
@@ -177,7 +151,27 @@ pub async fn recover(app: &Arc<App>) -> Result<(), crate::error::ApiError> {
                         tx.put_volume(v);
                     }
                     VolumeStatus::Deleting => resume.push(v.id),
-                    _ => {}
+                    // Only the three above are transitional (the filter); named so a
+                    // new transitional status must be given its recovery here.
+                    VolumeStatus::Available
+                    | VolumeStatus::Error
+                    | VolumeStatus::ErrorDeleting
+                    | VolumeStatus::ErrorManaging
+                    | VolumeStatus::Managing
+                    | VolumeStatus::Attaching
+                    | VolumeStatus::InUse
+                    | VolumeStatus::Detaching
+                    | VolumeStatus::Maintenance
+                    | VolumeStatus::RestoringBackup
+                    | VolumeStatus::ErrorRestoring
+                    | VolumeStatus::Reserved
+                    | VolumeStatus::AwaitingTransfer
+                    | VolumeStatus::BackingUp
+                    | VolumeStatus::ErrorBackingUp
+                    | VolumeStatus::ErrorExtending
+                    | VolumeStatus::Downloading
+                    | VolumeStatus::Uploading
+                    | VolumeStatus::Retyping => {}
                 }
             }
             Ok(resume)
@@ -185,11 +179,11 @@ pub async fn recover(app: &Arc<App>) -> Result<(), crate::error::ApiError> {
         .await?;
     for id in &resume {
         tracing::info!(volume_id = %id, "resuming interrupted delete");
-        spawn(app, *id, Job::Delete);
+        spawn(domain, *id, Job::Delete);
     }
-    let files = app.files.clone();
+    let files = domain.files.clone();
     let known: std::collections::HashSet<Uuid> =
-        app.store.read(|s| s.volumes.keys().copied().collect());
+        domain.read(|s| s.volumes.keys().copied().collect());
     let on_disk = files
         .list()
         .map_err(|e| crate::error::ApiError::Internal(format!("list volume files: {e}")))?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use super::model::{now, Volume, VolumeType};
+use super::model::{now, Volume};
 use super::status::{transition, AttachStatus, VolumeEvent, VolumeStatus};
 use super::store::Tx;
 use crate::config::World;
@@ -58,33 +58,7 @@ pub struct CreateVolume {
     pub bootable: bool,
 }
 
-/// Finds a type by id or name, as volume create accepts either.
-pub fn find_type<'t>(
-    tx: &'t Tx<'_>,
-    caller: &Caller,
-    name_or_id: &str,
-) -> Result<&'t VolumeType, ApiError> {
-    let by_id = Uuid::parse_str(name_or_id)
-        .ok()
-        .and_then(|id| tx.volume_type(id));
-    by_id
-        .or_else(|| tx.types().find(|t| t.name == name_or_id))
-        .filter(|t| t.visible_to(&caller.project_id, caller.is_admin))
-        .ok_or_else(|| match Uuid::parse_str(name_or_id) {
-            Ok(_) => ApiError::not_found(format!("Volume type {name_or_id} could not be found.")),
-            Err(_) => ApiError::not_found(format!(
-                "Volume type with name {name_or_id} could not be found."
-            )),
-        })
-}
-
-/// The world's default type (`GET /types/default`).
-pub fn default_type<'t>(tx: &'t Tx<'_>, world: &World) -> Result<&'t VolumeType, ApiError> {
-    tx.types()
-        .find(|t| t.name == world.default_volume_type)
-        .or_else(|| tx.types().find(|t| t.name == "__DEFAULT__"))
-        .ok_or_else(|| ApiError::not_found("Default volume type can not be found."))
-}
+pub use super::types::{default_type, find as find_type};
 
 /// Creates a volume in `creating`; the caller schedules its completion.
 pub fn create(
@@ -129,77 +103,6 @@ pub fn create(
     };
     tx.put_volume(v.clone());
     Ok(v)
-}
-
-/// One quota resource's limit for a project: an override, else the world's.
-pub fn quota_limit(tx: &Tx<'_>, world: &World, project_id: &str, resource: &str) -> i64 {
-    tx.quota_override(project_id, resource)
-        .unwrap_or_else(|| default_quota_limit(world, project_id, resource))
-}
-
-/// (volume count, gigabytes) a project uses, overall or for one type.
-pub fn usage(tx: &Tx<'_>, project_id: &str, type_id: Option<Uuid>) -> (i64, i64) {
-    tx.volumes()
-        .filter(|v| v.project_id == project_id)
-        .filter(|v| type_id.is_none_or(|t| v.volume_type_id == t))
-        .fold((0, 0), |(n, g), v| (n + 1, g + v.size_gb as i64))
-}
-
-fn over_gigabytes(requested: i64, limit: i64, used: i64) -> ApiError {
-    ApiError::OverLimit {
-        message: format!(
-            "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested {requested}G, quota is {limit}G and {used}G has been consumed."
-        ),
-    }
-}
-
-/// Refuses with Cinder's 413 wording when adding `add_volumes` volumes and `add_gb`
-/// gigabytes to the project (overall and for the type) would pass a limit.
-pub fn check_quota(
-    tx: &Tx<'_>,
-    world: &World,
-    project_id: &str,
-    type_name: &str,
-    add_volumes: i64,
-    add_gb: u64,
-) -> Result<(), ApiError> {
-    let add_gb = add_gb as i64;
-    let per_volume = quota_limit(tx, world, project_id, "per_volume_gigabytes");
-    if per_volume >= 0 && add_volumes > 0 && add_gb > per_volume {
-        return Err(ApiError::OverLimit {
-            message: format!(
-                "VolumeSizeExceedsLimit: Requested volume size {add_gb}G is larger than maximum allowed limit {per_volume}G."
-            ),
-        });
-    }
-    let type_id = tx.types().find(|t| t.name == type_name).map(|t| t.id);
-    let scopes = [
-        ("volumes".to_string(), "gigabytes".to_string(), None),
-        (
-            format!("volumes_{type_name}"),
-            format!("gigabytes_{type_name}"),
-            type_id,
-        ),
-    ];
-    for (vol_res, gb_res, scope) in scopes {
-        if scope.is_none() && vol_res != "volumes" {
-            continue;
-        }
-        let (used_n, used_gb) = usage(tx, project_id, scope);
-        let vol_limit = quota_limit(tx, world, project_id, &vol_res);
-        if add_volumes > 0 && vol_limit >= 0 && used_n + add_volumes > vol_limit {
-            return Err(ApiError::OverLimit {
-                message: format!(
-                    "VolumeLimitExceeded: Maximum number of volumes allowed ({vol_limit}) exceeded for quota '{vol_res}'."
-                ),
-            });
-        }
-        let gb_limit = quota_limit(tx, world, project_id, &gb_res);
-        if gb_limit >= 0 && used_gb + add_gb > gb_limit {
-            return Err(over_gigabytes(add_gb, gb_limit, used_gb));
-        }
-    }
-    Ok(())
 }
 
 /// `DELETE /volumes/{id}`: moves the volume to `deleting`.
@@ -320,37 +223,7 @@ pub fn recompute_from_attachments(tx: &mut Tx<'_>, volume_id: Uuid) -> Result<()
     Ok(())
 }
 
-/// Validates metadata as Cinder does: keys 1..255 chars, values up to 255.
-pub fn check_metadata(md: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    for (k, v) in md {
-        // Cinder's schema: keys match ^[a-zA-Z0-9-_:. /]{1,255}$.
-        let key_ok = (1..=255).contains(&k.len())
-            && k.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_:. /".contains(c));
-        if !key_ok {
-            return Err(ApiError::bad_request(format!(
-                "Invalid input for field/attribute metadata. Value: {k}. '{k}' does not match any of the regexes: '^[a-zA-Z0-9-_:. /]{{1,255}}$'"
-            )));
-        }
-        if v.chars().count() > 255 {
-            return Err(ApiError::bad_request(format!(
-                "Invalid input for field/attribute metadata. Value: {v}. Metadata property value greater than 255 characters."
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Refuses metadata writes while the volume is busy in ways Cinder forbids.
-pub fn check_metadata_writable(v: &Volume) -> Result<(), ApiError> {
-    match v.status {
-        VolumeStatus::Maintenance | VolumeStatus::Uploading => Err(ApiError::bad_request(format!(
-            "Invalid volume: Volume status must be in available or in-use state to update metadata, currently {}.",
-            v.status
-        ))),
-        _ => Ok(()),
-    }
-}
+pub use super::metadata::{check as check_metadata, check_writable as check_metadata_writable};
 
 /// `os-reset_status` (admin): what to set; `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
@@ -448,115 +321,7 @@ pub fn update_readonly_flag(
     Ok(())
 }
 
-/// The quota resources that do not depend on volume types, in Cinder's order.
-pub const FIXED_QUOTAS: [&str; 7] = [
-    "volumes",
-    "per_volume_gigabytes",
-    "snapshots",
-    "gigabytes",
-    "backups",
-    "backup_gigabytes",
-    "groups",
-];
-
-/// Every quota resource of a quota set: the fixed ones, then `volumes_<type>`,
-/// `gigabytes_<type>` and `snapshots_<type>` for each volume type.
-pub fn quota_resources(tx: &Tx<'_>) -> Vec<String> {
-    let mut out: Vec<String> = FIXED_QUOTAS.iter().map(|r| r.to_string()).collect();
-    let mut names: Vec<&str> = tx.types().map(|t| t.name.as_str()).collect();
-    names.sort_unstable();
-    for name in names {
-        for prefix in ["volumes", "gigabytes", "snapshots"] {
-            out.push(format!("{prefix}_{name}"));
-        }
-    }
-    out
-}
-
-/// A project's limit without API overrides: its own world entry, else the world's.
-pub fn default_quota_limit(world: &World, project_id: &str, resource: &str) -> i64 {
-    let q = world
-        .project(project_id)
-        .map(|p| p.quotas)
-        .unwrap_or(world.quotas);
-    match resource {
-        "volumes" => q.volumes,
-        "gigabytes" => q.gigabytes,
-        "snapshots" => q.snapshots,
-        "backups" => q.backups,
-        "backup_gigabytes" => q.backup_gigabytes,
-        "groups" => q.groups,
-        "per_volume_gigabytes" => q.per_volume_gigabytes,
-        // Per-type quotas (`volumes_<type>`, ...) default to unlimited.
-        _ => -1,
-    }
-}
-
-/// How much of `resource` the project uses now (volumes and gigabytes, overall or
-/// per type; the emulator has no snapshots, backups or groups).
-pub fn quota_in_use(tx: &Tx<'_>, project_id: &str, resource: &str) -> i64 {
-    let of_type = |name: &str| tx.types().find(|t| t.name == name).map(|t| t.id);
-    match resource {
-        "volumes" => usage(tx, project_id, None).0,
-        "gigabytes" => usage(tx, project_id, None).1,
-        r => {
-            if let Some(t) = r.strip_prefix("volumes_").and_then(of_type) {
-                usage(tx, project_id, Some(t)).0
-            } else if let Some(t) = r.strip_prefix("gigabytes_").and_then(of_type) {
-                usage(tx, project_id, Some(t)).1
-            } else {
-                0
-            }
-        }
-    }
-}
-
-/// `PUT /os-quota-sets/{pid}`: writes every limit, or none. With `check_usage`
-/// (Cinder's `skip_validation: false`) a limit below current usage is refused.
-pub fn set_quotas(
-    tx: &mut Tx<'_>,
-    project_id: &str,
-    limits: &[(String, i64)],
-    check_usage: bool,
-) -> Result<(), ApiError> {
-    let known = quota_resources(tx);
-    let bad: Vec<&str> = limits
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .filter(|k| !known.iter().any(|r| r == k))
-        .collect();
-    if !bad.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "Bad key(s) in quota set: {}",
-            bad.join(",")
-        )));
-    }
-    for (key, limit) in limits {
-        if check_usage && key != "per_volume_gigabytes" && *limit != -1 {
-            let used = quota_in_use(tx, project_id, key);
-            if *limit < used {
-                return Err(ApiError::bad_request(format!(
-                    "Quota {key} limit must be equal or greater than existing resources. Current usage is {used} and the requested limit is {limit}."
-                )));
-            }
-        }
-    }
-    for (key, limit) in limits {
-        tx.set_quota(project_id, key, Some(*limit));
-    }
-    Ok(())
-}
-
-/// `DELETE /os-quota-sets/{pid}`: drops the project's overrides.
-pub fn reset_quotas(tx: &mut Tx<'_>, project_id: &str) {
-    let keys: Vec<String> = tx
-        .committed()
-        .quotas
-        .keys()
-        .filter(|(p, _)| p == project_id)
-        .map(|(_, r)| r.clone())
-        .collect();
-    for resource in keys {
-        tx.set_quota(project_id, &resource, None);
-    }
-}
+pub use super::quotas::{
+    check_quota, default_quota_limit, quota_in_use, quota_limit, quota_resources, reset_quotas,
+    set_quotas, usage, FIXED_QUOTAS,
+};

@@ -1,11 +1,14 @@
 //! Durable state: an in-memory copy for reads and SQLite (WAL) for durability. The only
-//! module that knows SQL. Writes run in `spawn_blocking`, staged in a [`Tx`], committed
-//! to SQLite in one transaction and only then applied to memory, all under one lock:
-//! no lost updates, no `database is locked`, and an acknowledged write is on disk.
+//! module that knows SQL. Writes run in `spawn_blocking`, one at a time (the writers'
+//! lock, which owns the connection), staged in a [`Tx`], committed to SQLite in one
+//! transaction and only then applied to memory: no lost updates, no `database is
+//! locked`, and an acknowledged write is on disk. Reads take only a read lock on the
+//! memory copy, never the writers' lock: they wait at most for a commit's in-memory
+//! apply, not for SQLite.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
@@ -177,14 +180,16 @@ impl<'a> Tx<'a> {
 }
 
 struct Inner {
-    conn: Connection,
-    state: State,
+    /// The writers' lock: held for a whole write (stage, commit, apply).
+    conn: Mutex<Connection>,
+    /// The committed state; written only by the holder of `conn`, after its commit.
+    state: RwLock<State>,
 }
 
 /// Shared handle to the state.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Mutex<Inner>>,
+    inner: Arc<Inner>,
 }
 
 fn db_err(e: rusqlite::Error) -> ApiError {
@@ -210,25 +215,32 @@ impl Store {
         conn.execute_batch(SCHEMA).map_err(db_err)?;
         let state = load(&conn)?;
         Ok(Store {
-            inner: Arc::new(Mutex::new(Inner { conn, state })),
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                state: RwLock::new(state),
+            }),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave memory half-written (writes are
         // applied only after the SQL commit), so a poisoned lock is still consistent.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` on the current state. Cheap: memory only.
+    fn state(&self) -> RwLockReadGuard<'_, State> {
+        self.inner.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the committed state. Cheap: memory only, under a read lock.
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
-        f(&self.lock().state)
+        f(&self.state())
     }
 
-    /// Runs read-only domain logic written against [`Tx`] on the current state.
+    /// Runs read-only domain logic written against [`Tx`] on the committed state.
     pub fn view<R>(&self, f: impl FnOnce(&Tx<'_>) -> R) -> R {
-        let guard = self.lock();
-        f(&Tx::new(&guard.state))
+        let guard = self.state();
+        f(&Tx::new(&guard))
     }
 
     /// Runs `f` in a transaction on a blocking thread; its writes are durable when this
@@ -248,21 +260,34 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Tx<'_>) -> Result<R, ApiError>,
     ) -> Result<R, ApiError> {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        let mut tx = Tx::new(&inner.state);
-        let result = f(&mut tx)?;
-        let Tx {
-            volumes,
-            types,
-            attachments,
-            quotas,
-            revoked,
-            next_seq,
-            ..
-        } = tx;
+        let mut conn = self.writer();
+        // Only writers change the state and they hold `conn`: it cannot move between
+        // this read and the apply below.
+        let (result, volumes, types, attachments, quotas, revoked, next_seq) = {
+            let committed = self.state();
+            let mut tx = Tx::new(&committed);
+            let result = f(&mut tx)?;
+            let Tx {
+                volumes,
+                types,
+                attachments,
+                quotas,
+                revoked,
+                next_seq,
+                ..
+            } = tx;
+            (
+                result,
+                volumes,
+                types,
+                attachments,
+                quotas,
+                revoked,
+                next_seq,
+            )
+        };
         persist(
-            &mut inner.conn,
+            &mut conn,
             &volumes,
             &types,
             &attachments,
@@ -270,7 +295,7 @@ impl Store {
             &revoked,
             next_seq,
         )?;
-        let state = &mut inner.state;
+        let mut state = self.inner.state.write().unwrap_or_else(|p| p.into_inner());
         for (id, v) in volumes {
             match v {
                 Some(v) => state.volumes.insert(id, v),
@@ -304,27 +329,21 @@ impl Store {
 
     /// Runs SQLite's own consistency check (used by the crash tests).
     pub fn integrity_check(&self) -> Result<String, ApiError> {
-        let guard = self.lock();
-        guard
-            .conn
+        self.writer()
             .query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
             .map_err(db_err)
     }
 
     /// A meta value (e.g. whether the world was seeded).
     pub fn meta(&self, key: &str) -> Result<Option<String>, ApiError> {
-        let guard = self.lock();
-        guard
-            .conn
+        self.writer()
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
             .map_err(db_err)
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), ApiError> {
-        let guard = self.lock();
-        guard
-            .conn
+        self.writer()
             .execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -336,16 +355,15 @@ impl Store {
 
     /// Forgets every volume, attachment, type, quota override and revocation.
     pub fn wipe(&self) -> Result<(), ApiError> {
-        let mut guard = self.lock();
-        guard
-            .conn
-            .execute_batch(
+        let conn = self.writer();
+        conn.execute_batch(
                 "DELETE FROM volumes; DELETE FROM volume_types; DELETE FROM attachments;
                  DELETE FROM quotas; DELETE FROM revoked_tokens; DELETE FROM meta WHERE key = 'seeded';",
             )
             .map_err(db_err)?;
-        let seq = guard.state.next_seq;
-        guard.state = State {
+        let mut state = self.inner.state.write().unwrap_or_else(|p| p.into_inner());
+        let seq = state.next_seq;
+        *state = State {
             next_seq: seq,
             ..State::default()
         };

@@ -177,3 +177,45 @@ impl Api {
         id
     }
 }
+
+/// Fails unless `routes` (method, path under `/volume/v3/{project}`, placeholders in
+/// braces) reach every row of the emulator's operation catalogue: a test's route table
+/// is checked against the one catalogue, so a new endpoint cannot be left out of it.
+pub fn assert_routes_cover_the_catalogue<'a>(
+    table: &str,
+    routes: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    use cinderbox_emulator::cinder::endpoint::{Endpoint, CATALOGUE};
+    let mut reached = std::collections::BTreeSet::new();
+    for (method, path) in routes {
+        let path = path.split('?').next().unwrap_or("");
+        let filled: Vec<String> = path
+            .trim_start_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s.starts_with('{') {
+                    "x1".to_string()
+                } else {
+                    s.to_string()
+                }
+            })
+            .collect();
+        let seg: Vec<&str> = filled.iter().map(String::as_str).collect();
+        let Ok(m) = axum::http::Method::from_bytes(method.as_bytes()) else {
+            continue;
+        };
+        if let Ok(e) = Endpoint::parse(&m, &seg) {
+            reached.insert((e.entry().method, e.entry().path));
+        }
+    }
+    let missing: Vec<String> = CATALOGUE
+        .iter()
+        .filter(|row| !reached.contains(&(row.method, row.path)))
+        .map(|row| format!("{} {}", row.method, row.path))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{table} lacks catalogue rows: {missing:?}"
+    );
+}

@@ -13,8 +13,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde::Serialize;
 
-use crate::App;
-
 /// How many requests the log keeps.
 pub const CAPACITY: usize = 1000;
 
@@ -114,7 +112,7 @@ impl Trace {
 
 /// Logs the request when it ends, or when it is dropped unfinished.
 struct Pending {
-    app: Arc<App>,
+    log: Arc<RequestLog>,
     trace: Trace,
     time: String,
     method: String,
@@ -128,7 +126,7 @@ impl Pending {
         self.done = true;
         let t = self.trace.with(|t| t.clone());
         let status = if t.closed { None } else { status };
-        self.app.faults.log.push(LogEntry {
+        self.log.push(LogEntry {
             seq: 0,
             time: self.time.clone(),
             method: self.method.clone(),
@@ -156,14 +154,14 @@ impl Drop for Pending {
 }
 
 /// Middleware: gives each request a [`Trace`] and logs it (control API excluded).
-pub async fn record(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
+pub async fn record(State(log): State<Arc<RequestLog>>, mut req: Request, next: Next) -> Response {
     if req.uri().path().starts_with(CONTROL_PREFIX) {
         return next.run(req).await;
     }
     let trace = Trace::default();
     req.extensions_mut().insert(trace.clone());
     let mut pending = Pending {
-        app,
+        log,
         trace,
         time: crate::timefmt::keystone(crate::timefmt::now_us()),
         method: req.method().to_string(),

@@ -10,14 +10,14 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::log::Trace;
-use super::{Call, Service};
+use super::Edge;
 use crate::error::KeystoneError;
-use crate::App;
+use crate::faults::{Call, Service};
+use crate::reqlog::Trace;
 
 const TOKENS_PATH: &str = "/identity/v3/auth/tokens";
 
-pub async fn token_create(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+pub async fn token_create(State(app): State<Arc<Edge>>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST || req.uri().path().trim_end_matches('/') != TOKENS_PATH {
         return next.run(req).await;
     }
@@ -37,5 +37,5 @@ pub async fn token_create(State(app): State<Arc<App>>, req: Request, next: Next)
     };
     let handler =
         move |body| async move { next.run(Request::from_parts(parts, Body::from(body))).await };
-    app.faults.intercept(&app, hook, bytes, handler).await
+    app.faults.intercept(hook, bytes, handler).await
 }

@@ -13,13 +13,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::log::CAPACITY;
-use super::AddError;
+use super::Edge;
 use crate::error::ApiError;
+use crate::faults::AddError;
 use crate::keystone::authenticate;
-use crate::App;
+use crate::reqlog::CAPACITY;
 
-pub fn router() -> Router<Arc<App>> {
+pub fn router() -> Router<Arc<Edge>> {
     Router::new()
         .route("/_cinderbox/faults", get(list).post(add))
         .route("/_cinderbox/faults/{id}", get(show).delete(remove))
@@ -28,7 +28,7 @@ pub fn router() -> Router<Arc<App>> {
 }
 
 /// 401 (Keystone's body) without a valid token, 403 (Cinder's) without the admin role.
-fn require_admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+fn require_admin(app: &Edge, headers: &HeaderMap) -> Result<(), ApiError> {
     let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok());
     let ctx = authenticate(app, token)?;
     if ctx.is_admin() {
@@ -42,14 +42,14 @@ fn no_rule(id: &str) -> ApiError {
     ApiError::not_found(format!("Fault rule {id} could not be found."))
 }
 
-async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn list(State(app): State<Arc<Edge>>, headers: HeaderMap) -> Result<Response, ApiError> {
     require_admin(&app, &headers)?;
     let scenario = app.faults.scenario().map(|s| s.origin.clone());
     Ok(Json(json!({"scenario": scenario, "faults": app.faults.list()})).into_response())
 }
 
 async fn add(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Edge>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -64,7 +64,7 @@ async fn add(
 }
 
 async fn show(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Edge>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -74,7 +74,7 @@ async fn show(
 }
 
 async fn remove(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Edge>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -88,28 +88,15 @@ async fn remove(
 /// Drops API rules (scenario rules come back with fresh counters), ends hangs, clears
 /// the log, and resets the world: volumes, attachments, quota overrides, revocations
 /// and volume files are gone, the world's volume types are seeded again.
-async fn reset(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn reset(State(app): State<Arc<Edge>>, headers: HeaderMap) -> Result<Response, ApiError> {
     require_admin(&app, &headers)?;
     app.faults.reset();
-    let a = app.clone();
-    tokio::task::spawn_blocking(move || reset_world(&a))
+    app.log.clear();
+    let domain = app.domain.clone();
+    tokio::task::spawn_blocking(move || domain.wipe())
         .await
         .map_err(|e| ApiError::Internal(format!("reset task: {e}")))??;
     Ok(Json(json!({"reset": {"faults": app.faults.list().len()}})).into_response())
-}
-
-fn reset_world(app: &App) -> Result<(), ApiError> {
-    app.store.wipe()?;
-    let files = app
-        .files
-        .list()
-        .map_err(|e| ApiError::Internal(format!("list volume files: {e}")))?;
-    for id in files {
-        app.files
-            .remove(id)
-            .map_err(|e| ApiError::Internal(format!("remove volume file: {e}")))?;
-    }
-    app.seed()
 }
 
 #[derive(Deserialize)]
@@ -118,7 +105,7 @@ struct LogQuery {
 }
 
 async fn requests(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Edge>>,
     headers: HeaderMap,
     Query(q): Query<LogQuery>,
 ) -> Result<Response, ApiError> {
@@ -129,5 +116,5 @@ async fn requests(
             ApiError::bad_request(format!("Invalid limit {s:?}: a non-negative integer"))
         })?,
     };
-    Ok(Json(json!({"requests": app.faults.log.recent(limit)})).into_response())
+    Ok(Json(json!({"requests": app.log.recent(limit)})).into_response())
 }

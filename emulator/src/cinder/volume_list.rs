@@ -1,0 +1,409 @@
+//! `GET /volumes[/detail]`: Cinder's filters (who may use which), sort keys, markers,
+//! offsets and page links, then typed summaries or detail views under one read.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::params::truthy;
+use super::views::{self, LinkBases, VolumeView};
+use super::Req;
+use crate::error::ApiError;
+use crate::volume::model::Volume;
+
+/// Filters a non-admin may use; others are dropped silently, as Cinder does.
+const USER_FILTERS: &[&str] = &[
+    "name",
+    "status",
+    "metadata",
+    "bootable",
+    "migration_status",
+    "availability_zone",
+    "group_id",
+    "size",
+    "created_at",
+    "updated_at",
+    "consumes_quota",
+    "volume_type",
+];
+const PAGING_KEYS: &[&str] = &[
+    "limit",
+    "marker",
+    "sort",
+    "sort_key",
+    "sort_dir",
+    "offset",
+    "with_count",
+    "all_tenants",
+    "project_id",
+    "is_public",
+];
+
+#[derive(Debug, Clone, Copy)]
+enum SortKey {
+    CreatedAt,
+    UpdatedAt,
+    Id,
+    Name,
+    Size,
+    Status,
+}
+
+fn parse_sort(req: &Req) -> Result<Vec<(SortKey, bool)>, ApiError> {
+    let legacy = req.query("sort_key").is_some() || req.query("sort_dir").is_some();
+    let spec: Vec<(String, Option<String>)> = match (req.query("sort"), legacy) {
+        (Some(_), true) => {
+            return Err(ApiError::bad_request(
+                "The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with the 'sort' parameter.",
+            ))
+        }
+        (Some(s), false) => s
+            .split(',')
+            .map(|p| match p.split_once(':') {
+                Some((k, d)) => (k.trim().to_string(), Some(d.trim().to_string())),
+                None => (p.trim().to_string(), None),
+            })
+            .collect(),
+        (None, true) => vec![(
+            req.query("sort_key").unwrap_or("created_at").to_string(),
+            req.query("sort_dir").map(String::from),
+        )],
+        (None, false) => vec![("created_at".into(), None)],
+    };
+    let mut out = Vec::new();
+    for (k, d) in spec {
+        let key = match k.as_str() {
+            "created_at" => SortKey::CreatedAt,
+            "updated_at" => SortKey::UpdatedAt,
+            "id" => SortKey::Id,
+            "name" | "display_name" => SortKey::Name,
+            "size" => SortKey::Size,
+            "status" => SortKey::Status,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid input received: Invalid sort key {other}"
+                )))
+            }
+        };
+        let desc = match d.as_deref() {
+            None | Some("desc") => true,
+            Some("asc") => false,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid input received: Invalid sort dirs passed: {other}"
+                )))
+            }
+        };
+        out.push((key, desc));
+    }
+    Ok(out)
+}
+
+fn compare(a: &Volume, b: &Volume, key: SortKey) -> Ordering {
+    match key {
+        SortKey::CreatedAt => a.seq.cmp(&b.seq),
+        SortKey::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+        SortKey::Id => a.id.cmp(&b.id),
+        SortKey::Name => a.name.cmp(&b.name),
+        SortKey::Size => a.size_gb.cmp(&b.size_gb),
+        SortKey::Status => a.status.as_str().cmp(b.status.as_str()),
+    }
+}
+
+/// Parses Cinder's metadata filter, a Python dict literal: `{'k': 'v', "k2": "v2"}`.
+pub fn parse_metadata_filter(s: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "Invalid input received: Invalid metadata filter {s}"
+        ))
+    };
+    if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(s) {
+        return Ok(m
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string()),
+                )
+            })
+            .collect());
+    }
+    let inner = s
+        .trim()
+        .strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .ok_or_else(bad)?;
+    let mut out = BTreeMap::new();
+    if inner.trim().is_empty() {
+        return Ok(out);
+    }
+    for pair in inner.split(',') {
+        let (k, v) = pair.split_once(':').ok_or_else(bad)?;
+        let unq = |t: &str| {
+            let t = t.trim();
+            t.strip_prefix('\'')
+                .and_then(|r| r.strip_suffix('\''))
+                .or_else(|| t.strip_prefix('"').and_then(|r| r.strip_suffix('"')))
+                .map(String::from)
+        };
+        out.insert(unq(k).ok_or_else(bad)?, unq(v).ok_or_else(bad)?);
+    }
+    Ok(out)
+}
+
+fn matches_filter(
+    req: &Req,
+    v: &Volume,
+    key: &str,
+    value: &str,
+    type_name: &str,
+) -> Result<bool, ApiError> {
+    Ok(match key {
+        "name" | "display_name" => v.name.as_deref() == Some(value),
+        "status" => v.status.as_str() == value,
+        "metadata" => {
+            let want = parse_metadata_filter(value)?;
+            want.iter().all(|(k, val)| v.metadata.get(k) == Some(val))
+        }
+        "bootable" => v.bootable == truthy(value),
+        "migration_status" => v.migration_status.as_deref() == Some(value),
+        "availability_zone" => v.availability_zone == value,
+        "size" => value
+            .parse::<u64>()
+            .map(|s| s == v.size_gb)
+            .unwrap_or(false),
+        "volume_type" | "volume_type_id" => {
+            type_name == value || v.volume_type_id.to_string() == value
+        }
+        "group_id" => false,
+        "consumes_quota" => truthy(value),
+        "created_at" | "updated_at" => {
+            let t = if key == "created_at" {
+                Some(v.created_at)
+            } else {
+                v.updated_at
+            };
+            time_filter(t, value)?
+        }
+        "project_id" if req.caller.is_admin => v.project_id == value,
+        "user_id" if req.caller.is_admin => v.user_id == value,
+        "id" if req.caller.is_admin => v.id.to_string() == value,
+        // Unknown admin filters match nothing, as an unknown DB column would.
+        _ => false,
+    })
+}
+
+/// `gte:2025-01-01T00:00:00` and friends (3.60).
+fn time_filter(t: Option<crate::volume::model::Timestamp>, value: &str) -> Result<bool, ApiError> {
+    let Some(t) = t else { return Ok(false) };
+    for part in value.split(',') {
+        let (op, when) = part
+            .split_once(':')
+            .filter(|(op, _)| ["gt", "gte", "lt", "lte", "eq", "neq"].contains(op))
+            .unwrap_or(("eq", part));
+        let when = crate::timefmt::parse_cinder(when).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Invalid input received: Invalid time filter {value}"
+            ))
+        })?;
+        let ok = match op {
+            "gt" => t > when,
+            "gte" => t >= when,
+            "lt" => t < when,
+            "lte" => t <= when,
+            "neq" => t != when,
+            _ => t == when,
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// One page of a volume list: typed summaries, or detail views.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Page<'a> {
+    Summary(Vec<views::VolumeSummary<'a>>),
+    Detail(Vec<Value>),
+}
+
+impl Page<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Page::Summary(p) => p.len(),
+            Page::Detail(p) => p.len(),
+        }
+    }
+}
+
+/// `{"volumes": [...], "volumes_links"?: [...], "count"?: n}`.
+#[derive(Serialize)]
+struct VolumeList<'a> {
+    volumes: Page<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volumes_links: Option<Vec<views::Link>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<usize>,
+}
+
+pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
+    let limit = match req.query("limit") {
+        None => None,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n.min(1000) as usize),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "Invalid input received: limit must be a non-negative integer",
+                ))
+            }
+        },
+    };
+    let offset = match req.query("offset") {
+        None => 0,
+        Some(o) => o.parse::<usize>().map_err(|_| {
+            ApiError::bad_request("Invalid input received: offset must be a non-negative integer")
+        })?,
+    };
+    let sort = parse_sort(req)?;
+    let all_tenants = req.caller.is_admin && req.query("all_tenants").is_some_and(truthy);
+    let filters: Vec<(&str, &str)> = req
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .filter(|(k, _)| !PAGING_KEYS.contains(k) || (*k == "project_id" && req.caller.is_admin))
+        .filter(|(k, _)| req.caller.is_admin || USER_FILTERS.contains(k))
+        .collect();
+    let needs_type = filters
+        .iter()
+        .any(|(k, _)| matches!(*k, "volume_type" | "volume_type_id"));
+    let bases = LinkBases::of(req);
+    // Filter, sort, page and serialize under one read: the page borrows the state.
+    let body =
+        req.app
+            .domain
+            .store
+            .read(|s| -> Result<Vec<u8>, ApiError> {
+                let mut vols: Vec<&Volume> = Vec::new();
+                for v in s.volumes.values() {
+                    let project_ok = all_tenants
+                        || v.project_id == req.project_id
+                        || filters.iter().any(|(k, _)| *k == "project_id");
+                    if !project_ok || !req.caller.sees(v) {
+                        continue;
+                    }
+                    let tname = if needs_type {
+                        s.types
+                            .get(&v.volume_type_id)
+                            .map(|t| t.name.as_str())
+                            .unwrap_or("")
+                    } else {
+                        ""
+                    };
+                    let mut keep = true;
+                    for (k, val) in &filters {
+                        if !matches_filter(req, v, k, val, tname)? {
+                            keep = false;
+                            break;
+                        }
+                    }
+                    if keep {
+                        vols.push(v);
+                    }
+                }
+                vols.sort_by(|a, b| {
+                    for (key, desc) in &sort {
+                        let o = compare(a, b, *key);
+                        let o = if *desc { o.reverse() } else { o };
+                        if o != Ordering::Equal {
+                            return o;
+                        }
+                    }
+                    b.seq.cmp(&a.seq)
+                });
+                let count = vols.len();
+                let start =
+                    match req.query("marker") {
+                        None => offset,
+                        Some(m) => {
+                            let pos = vols.iter().position(|v| v.id.to_string() == m).ok_or_else(
+                                || ApiError::not_found(format!("Marker {m} could not be found.")),
+                            )?;
+                            pos + 1 + offset
+                        }
+                    };
+                let rest: Vec<&Volume> = vols.into_iter().skip(start).collect();
+                let max_page = limit.unwrap_or(1000);
+                let shown = rest.iter().take(max_page);
+                let page = if detail {
+                    Page::Detail(
+                        shown
+                            .map(|v| views::volume(req, s, v, VolumeView::Detail))
+                            .collect(),
+                    )
+                } else {
+                    Page::Summary(shown.map(|v| views::volume_summary(&bases, v)).collect())
+                };
+                let mut body = VolumeList {
+                    volumes: page,
+                    volumes_links: None,
+                    count: None,
+                };
+                // A full page gets a "next" link, as Cinder builds it.
+                let full = body.volumes.len() == max_page && max_page > 0 && rest.len() >= max_page;
+                if full {
+                    let mut params: Vec<(String, String)> = req
+                        .query
+                        .iter()
+                        .filter(|(k, _)| k != "marker")
+                        .cloned()
+                        .collect();
+                    params.push(("marker".into(), rest[max_page - 1].id.to_string()));
+                    let q = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(params)
+                        .finish();
+                    let coll = if detail { "volumes/detail" } else { "volumes" };
+                    body.volumes_links = Some(vec![views::Link {
+                        rel: "next",
+                        href: format!("{}/{coll}?{q}", req.self_base()),
+                    }]);
+                }
+                if req.mv.at_least(45) && req.query("with_count").is_some_and(truthy) {
+                    body.count = Some(count);
+                }
+                serde_json::to_vec(&body)
+                    .map_err(|e| ApiError::Internal(format!("render list: {e}")))
+            })?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_filters_parse_python_dicts() {
+        let m = parse_metadata_filter("{'a': '1', \"b\": \"x y\"}").unwrap();
+        assert_eq!(m.get("a").map(String::as_str), Some("1"));
+        assert_eq!(m.get("b").map(String::as_str), Some("x y"));
+        assert!(parse_metadata_filter("{\"k\":\"v\"}")
+            .unwrap()
+            .contains_key("k"));
+        assert!(parse_metadata_filter("nope").is_err());
+        assert!(parse_metadata_filter("{a: 1}").is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! The HTTP edge's shared state, [`Edge`]: what Cinder's and Keystone's handlers, the
+//! control API and the request-fault middleware reach — the domain, the token signer,
+//! the fault rules (for the request hook) and the base URL. Built by `lib.rs`.
+
+pub mod control;
+pub mod token_hook;
+
+use std::sync::Arc;
+
+use crate::faults::Faults;
+use crate::keystone::token::TokenSigner;
+use crate::reqlog::RequestLog;
+use crate::volume::domain::Domain;
+
+pub struct Edge {
+    pub domain: Domain,
+    pub tokens: TokenSigner,
+    pub faults: Arc<Faults>,
+    pub log: Arc<RequestLog>,
+    /// `http://host:port`, as clients reach us.
+    pub base_url: String,
+}
+
+impl Edge {
+    pub fn identity_url(&self) -> String {
+        identity_url(&self.base_url)
+    }
+
+    pub fn volume_url(&self) -> String {
+        format!("{}/volume", self.base_url)
+    }
+}
+
+/// Keystone's v3 URL under a base URL.
+pub fn identity_url(base_url: &str) -> String {
+    format!("{base_url}/identity/v3")
+}

@@ -1,0 +1,69 @@
+//! The points where the world outside the domain may intervene: how a background job
+//! runs, and what happens to a volume's file before it is handed to a client. The
+//! domain calls these through [`Hooks`] and never knows who implements them (the
+//! emulator's fault injection does; [`NoHooks`] is the quiet world).
+
+use std::path::Path;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+/// Which asynchronous job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Create,
+    Extend { new_size_gb: u64 },
+    Delete,
+}
+
+impl Job {
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Create => "create",
+            Job::Extend { .. } => "extend",
+            Job::Delete => "delete",
+        }
+    }
+}
+
+/// How a background transition should end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeed,
+    /// End in the operation's error status (`error`, `error_extending`, `error_deleting`).
+    Fail,
+    /// Never finish: the volume stays in its transitional status.
+    Stay,
+}
+
+/// When and how a job ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub delay: Duration,
+    pub outcome: Outcome,
+}
+
+/// What the domain lets others decide.
+pub trait Hooks: Send + Sync {
+    /// How `job` on `volume_id` runs; `base` is the world's configured delay.
+    fn plan(&self, volume_id: Uuid, job: Job, base: Duration) -> Plan;
+
+    /// Called when an attachment of `volume_id` gets its connection info, before the
+    /// client can open `file`. Runs on a blocking thread, outside the store's lock.
+    fn before_attach(&self, volume_id: Uuid, file: &Path);
+}
+
+/// No intervention: every job succeeds after its configured delay.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoHooks;
+
+impl Hooks for NoHooks {
+    fn plan(&self, _volume_id: Uuid, _job: Job, base: Duration) -> Plan {
+        Plan {
+            delay: base,
+            outcome: Outcome::Succeed,
+        }
+    }
+
+    fn before_attach(&self, _volume_id: Uuid, _file: &Path) {}
+}

@@ -1,0 +1,22 @@
+//! The emulator's integration tests, in one binary (one link step instead of twelve).
+//! Each module is one former test file; `common` and `fault_support` are shared
+//! helpers. Run one group with a filter, e.g. `cargo test -p cinderbox-emulator --test
+//! main hostile::` (long runs: `CINDERBOX_LONG=1 cargo test --release -p
+//! cinderbox-emulator --test main crash::`). None needs its own process: the crash
+//! test runs the emulator binary as a child and kills that, not this process.
+
+mod common;
+mod fault_support;
+
+mod actions;
+mod attachments;
+mod auth_matrix;
+mod crash;
+mod faults;
+mod hostile;
+mod keystone;
+mod load;
+mod quotas;
+mod scenarios;
+mod structure;
+mod volumes;
