@@ -47,6 +47,9 @@ struct ServeArgs {
     /// Fault rules (TOML, `[[rule]]` tables) in force from the start; see docs/faults.md.
     #[arg(long)]
     scenario: Option<PathBuf>,
+    /// Serve the dashboard's data (`/_cinderbox/`) without a token to loopback clients.
+    #[arg(long)]
+    dashboard_open: bool,
 }
 
 #[tokio::main]
@@ -56,6 +59,7 @@ async fn main() -> std::process::ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
@@ -89,6 +93,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cinderbox_emulator::App::open_with_scenario(world, &args.data_dir, base.clone(), scenario)
             .with_context(|| format!("cannot open data dir {}", args.data_dir.display()))?,
     );
+    app.edge
+        .dashboard_open
+        .store(args.dashboard_open, std::sync::atomic::Ordering::Relaxed);
     if let Some(path) = &args.clouds_yaml {
         write_clouds_yaml(path, &app.identity_url(), &app.world)?;
     }

@@ -8,10 +8,12 @@
 mod common;
 mod fault_support;
 
+mod access_log;
 mod actions;
 mod attachments;
 mod auth_matrix;
 mod crash;
+mod dashboard;
 mod faults;
 mod hostile;
 mod keystone;
