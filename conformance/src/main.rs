@@ -304,8 +304,8 @@ fn run(args: Args) -> Result<bool> {
         println!("replay: {}", f.replay);
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, runner::junit(&report, "cinderbox-conformance"))
-            .with_context(|| format!("write {}", path.display()))?;
+        let xml = runner::junit(&report, "cinderbox-conformance").context("JUnit report")?;
+        std::fs::write(path, xml).with_context(|| format!("write {}", path.display()))?;
     }
     println!("{} passed, {} failed", report.passed(), report.failed());
     Ok(report.failed() == 0)

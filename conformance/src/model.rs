@@ -103,9 +103,8 @@ impl Content {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Lower-case hex, as Glance writes checksums (the driver's one helper).
+pub use cinderbox_driver::hashing::hex;
 
 /// Streams a `Content`.
 pub struct ContentReader {

@@ -365,21 +365,11 @@ fn replay(opts: &RunOptions, seed: u64, max_steps: usize) -> String {
     )
 }
 
-/// The report as JUnit XML (one testcase per case).
-pub fn junit(report: &Report, suite: &str) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">\n",
-        esc(suite),
-        report.cases.len(),
-        report.failed(),
-        report.elapsed.as_secs_f64()
-    );
+/// The report as JUnit XML (one testcase per case; quick-junit writes and escapes it).
+pub fn junit(report: &Report, suite: &str) -> Result<String, quick_junit::SerializeError> {
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    let mut cases = TestSuite::new(suite);
+    cases.set_time(report.elapsed);
     for c in &report.cases {
         let name = format!(
             "case {} seed={:#x}{}",
@@ -387,14 +377,8 @@ pub fn junit(report: &Report, suite: &str) -> String {
             c.seed,
             if c.replayed { " (replayed)" } else { "" }
         );
-        out.push_str(&format!(
-            "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            esc(suite),
-            esc(&name),
-            c.elapsed.as_secs_f64()
-        ));
-        match &c.failure {
-            None => out.push_str("/>\n"),
+        let status = match &c.failure {
+            None => TestCaseStatus::success(),
             Some(f) => {
                 let steps: Vec<String> = f
                     .shrunk
@@ -402,17 +386,20 @@ pub fn junit(report: &Report, suite: &str) -> String {
                     .enumerate()
                     .map(|(i, op)| format!("{}. {op:?}", i + 1))
                     .collect();
-                out.push_str(&format!(
-                    ">\n    <failure message=\"{}\">{}\n\nreplay: {}</failure>\n  </testcase>\n",
-                    esc(f.message.lines().next().unwrap_or_default()),
-                    esc(&steps.join("\n")),
-                    esc(&f.replay)
-                ));
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status
+                    .set_message(f.message.lines().next().unwrap_or_default())
+                    .set_description(format!("{}\n\nreplay: {}", steps.join("\n"), f.replay));
+                status
             }
-        }
+        };
+        let mut case = TestCase::new(name, status);
+        case.set_classname(suite).set_time(c.elapsed);
+        cases.add_test_case(case);
     }
-    out.push_str("</testsuite>\n");
-    out
+    let mut out = quick_junit::Report::new(suite);
+    out.set_time(report.elapsed).add_test_suite(cases);
+    out.to_string()
 }
 
 #[cfg(test)]
@@ -476,8 +463,13 @@ mod tests {
             ],
             elapsed: Duration::from_secs(1),
         };
-        let xml = junit(&report, "suite");
-        assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+        let xml = junit(&report, "suite").expect("serialised");
+        assert!(
+            xml.contains(
+                "<testsuite name=\"suite\" tests=\"2\" skipped=\"0\" errors=\"0\" failures=\"1\""
+            ),
+            "{xml}"
+        );
         assert!(
             xml.contains("message=\"bytes &lt;differ&gt; &amp; &quot;more&quot;\""),
             "{xml}"

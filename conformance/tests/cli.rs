@@ -44,7 +44,10 @@ fn clean_run_passes_and_writes_junit() {
         "{stdout}"
     );
     let xml = std::fs::read_to_string(&junit).expect("junit written");
-    assert!(xml.contains("tests=\"3\" failures=\"0\""), "{xml}");
+    assert!(
+        xml.contains("tests=\"3\" skipped=\"0\" failures=\"0\""),
+        "{xml}"
+    );
 }
 
 #[test]

@@ -222,7 +222,12 @@ fn over_nfs_clean_passes_and_bit_rot_is_caught() {
                "effect": {"bit_rot": 8, "seed": 7}}),
         json!({"id": "planted-bit-rot", "effect": {"bit_rot": 8, "seed": 7}}),
     ] {
-        let report = run_on(vec![rule.clone()], &options(24, 0xb06, STEPS, None), OURS, true);
+        let report = run_on(
+            vec![rule.clone()],
+            &options(24, 0xb06, STEPS, None),
+            OURS,
+            true,
+        );
         let failure = report
             .cases
             .iter()

@@ -83,14 +83,10 @@ impl ImageHasher {
     }
 }
 
+/// Lower-case hex, as Glance writes `checksum` and `os_hash_value` (the workspace's one
+/// hex helper; conformance re-exports it).
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    out
+    ::hex::encode(bytes)
 }
 
 #[cfg(test)]

@@ -90,11 +90,15 @@ impl App {
             hooks: faults.clone(),
         };
         domain.seed()?;
+        let timeline = Arc::new(edge::timeline::Timeline::default());
+        store.observe(timeline.clone());
         let edge = Arc::new(Edge {
             domain: domain.clone(),
             tokens: TokenSigner::open(data_dir)?,
             faults: faults.clone(),
             log: Arc::new(RequestLog::default()),
+            timeline,
+            dashboard_open: Default::default(),
             base_url: base_url.clone(),
             nfs: Default::default(),
         });
@@ -131,6 +135,7 @@ pub fn router(app: Arc<App>) -> Router {
     keystone::router()
         .merge(cinder::router())
         .merge(edge::control::router())
+        .merge(edge::dashboard::router())
         .fallback(cinder::not_found)
         .layer(axum::middleware::from_fn_with_state(
             edge.clone(),
@@ -175,12 +180,15 @@ pub async fn serve_app(
 ) -> anyhow::Result<()> {
     volume::jobs::recover(&app.domain).await?;
     let faults_app = app.clone();
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Injected hangs would otherwise hold graceful shutdown for minutes.
-            faults_app.faults.release_waits();
-        })
-        .await?;
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        // Injected hangs would otherwise hold graceful shutdown for minutes.
+        faults_app.faults.release_waits();
+    })
+    .await?;
     Ok(())
 }

@@ -50,6 +50,9 @@ struct ServeArgs {
     /// Fault rules (TOML, `[[rule]]` tables) in force from the start; see docs/faults.md.
     #[arg(long)]
     scenario: Option<PathBuf>,
+    /// Serve the dashboard's data (`/_cinderbox/`) without a token to loopback clients.
+    #[arg(long)]
+    dashboard_open: bool,
 }
 
 #[tokio::main]
@@ -59,6 +62,7 @@ async fn main() -> std::process::ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
@@ -92,6 +96,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cinderbox_emulator::App::open_with_scenario(world, &args.data_dir, base.clone(), scenario)
             .with_context(|| format!("cannot open data dir {}", args.data_dir.display()))?,
     );
+    app.edge
+        .dashboard_open
+        .store(args.dashboard_open, std::sync::atomic::Ordering::Relaxed);
     if let Some(path) = &args.clouds_yaml {
         write_clouds_yaml(path, &app.identity_url(), &app.world)?;
     }
@@ -135,6 +142,31 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// clouds.yaml as openstacksdk reads it: one cloud, the world's admin.
+#[derive(serde::Serialize)]
+struct CloudsYaml<'a> {
+    clouds: std::collections::BTreeMap<&'a str, CloudEntry<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct CloudEntry<'a> {
+    auth: CloudAuth<'a>,
+    region_name: &'a str,
+    identity_api_version: u8,
+    volume_api_version: u8,
+    interface: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct CloudAuth<'a> {
+    auth_url: &'a str,
+    username: &'a str,
+    password: &'a str,
+    project_name: &'a str,
+    user_domain_name: &'a str,
+    project_domain_name: &'a str,
+}
+
 fn write_clouds_yaml(path: &Path, auth_url: &str, world: &World) -> anyhow::Result<()> {
     let admin = world
         .users
@@ -147,12 +179,29 @@ fn write_clouds_yaml(path: &Path, auth_url: &str, world: &World) -> anyhow::Resu
         .find(|(_, r)| r == "admin")
         .expect("found above");
     let project = world.project(project_id).context("admin project")?;
+    let doc = CloudsYaml {
+        clouds: [(
+            "cinderbox",
+            CloudEntry {
+                auth: CloudAuth {
+                    auth_url,
+                    username: &admin.name,
+                    password: &admin.password,
+                    project_name: &project.name,
+                    user_domain_name: "Default",
+                    project_domain_name: "Default",
+                },
+                region_name: &world.region,
+                identity_api_version: 3,
+                volume_api_version: 3,
+                interface: "public",
+            },
+        )]
+        .into(),
+    };
     let text = format!(
-        "# Written by cinderbox-emulator; use with OS_CLOUD=cinderbox.\nclouds:\n  cinderbox:\n    auth:\n      auth_url: {auth_url}\n      username: {user}\n      password: {password}\n      project_name: {project}\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: {region}\n    identity_api_version: 3\n    volume_api_version: 3\n    interface: public\n",
-        user = admin.name,
-        password = admin.password,
-        project = project.name,
-        region = world.region,
+        "# Written by cinderbox-emulator; use with OS_CLOUD=cinderbox.\n{}",
+        serde_yaml_ng::to_string(&doc)?
     );
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

@@ -3,6 +3,11 @@
 //! one middleware over the whole router; the dispatcher and the fault hooks write into
 //! the request's [`Trace`]. A request whose client goes away (a hang) is still logged,
 //! by a drop guard.
+//!
+//! The same middleware writes the access log: one `info` line per request (target
+//! `cinderbox::access`) with the operation, method, path (never the query), status,
+//! latency, request id and the rule that fired. Headers and bodies — tokens, passwords —
+//! are never logged.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -122,10 +127,23 @@ struct Pending {
 }
 
 impl Pending {
-    fn record(&mut self, status: Option<u16>) {
+    fn record(&mut self, status: Option<u16>, request_id: Option<&str>) {
         self.done = true;
         let t = self.trace.with(|t| t.clone());
         let status = if t.closed { None } else { status };
+        let latency_ms = self.started.elapsed().as_millis() as u64;
+        tracing::info!(
+            target: "cinderbox::access",
+            operation = %t.operation.as_deref().unwrap_or("-"),
+            method = %self.method,
+            path = %self.path,
+            status = %status.map_or_else(|| "-".to_string(), |s| s.to_string()),
+            latency_ms,
+            request_id = %request_id.unwrap_or("-"),
+            rule = %t.rule.as_deref().unwrap_or("-"),
+            note = ?t.note.as_deref().unwrap_or("-"),
+            "request"
+        );
         self.log.push(LogEntry {
             seq: 0,
             time: self.time.clone(),
@@ -134,7 +152,7 @@ impl Pending {
             operation: t.operation,
             project_id: t.project_id,
             status,
-            latency_ms: self.started.elapsed().as_millis() as u64,
+            latency_ms,
             rule: t.rule,
             note: t.note,
         });
@@ -148,7 +166,7 @@ impl Drop for Pending {
             if !had_note {
                 self.trace.note("client went away");
             }
-            self.record(None);
+            self.record(None, None);
         }
     }
 }
@@ -170,7 +188,11 @@ pub async fn record(State(log): State<Arc<RequestLog>>, mut req: Request, next: 
         done: false,
     };
     let resp = next.run(req).await;
-    pending.record(Some(resp.status().as_u16()));
+    let request_id = resp
+        .headers()
+        .get("x-openstack-request-id")
+        .and_then(|v| v.to_str().ok());
+    pending.record(Some(resp.status().as_u16()), request_id);
     resp
 }
 

@@ -87,13 +87,16 @@ impl Emulator {
                         Ok((listener, local, app)) => {
                             let _ = ready_tx.send(Ok((local, app.clone())));
                             let router = crate::router(app.clone());
-                            let _ = axum::serve(listener, router)
-                                .with_graceful_shutdown(async move {
-                                    let _ = stop_rx.await;
-                                    // Injected hangs end now instead of holding the stop.
-                                    app.faults.release_waits();
-                                })
-                                .await;
+                            let _ = axum::serve(
+                                listener,
+                                router.into_make_service_with_connect_info::<SocketAddr>(),
+                            )
+                            .with_graceful_shutdown(async move {
+                                let _ = stop_rx.await;
+                                // Injected hangs end now instead of holding the stop.
+                                app.faults.release_waits();
+                            })
+                            .await;
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));

@@ -444,7 +444,11 @@ fn hostile_body(key: Option<&'static str>) -> BoxedStrategy<Vec<u8>> {
         s.push('}');
         s.into_bytes()
     });
-    let wrong_top = wrong_value().prop_map(move |v| json!({ key: v }).to_string().into_bytes());
+    // Not an object: `{"volume": {"nested": …}}` is a valid volume update below 3.53
+    // (Cinder ignores unknown keys there); objects come from `wrong_inner`.
+    let wrong_top = wrong_value()
+        .prop_filter("an object may be a valid body", |v| !v.is_object())
+        .prop_map(move |v| json!({ key: v }).to_string().into_bytes());
     let wrong_inner = (
         prop::sample::select(vec![
             "size",

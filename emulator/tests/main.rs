@@ -8,11 +8,13 @@
 mod common;
 mod fault_support;
 
+mod access_log;
 mod actions;
 mod attachments;
 mod auth_matrix;
 mod backends;
 mod crash;
+mod dashboard;
 mod faults;
 mod hostile;
 mod keystone;

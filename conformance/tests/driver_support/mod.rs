@@ -231,9 +231,7 @@ impl<R: std::io::Read> std::io::Read for Hashing<R> {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use cinderbox_driver::hashing::hex;
 
 /// Reads everything, hashing it; returns (bytes, md5, sha256).
 pub fn hash_all(reader: impl std::io::Read) -> std::io::Result<(u64, String, String)> {

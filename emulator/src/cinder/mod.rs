@@ -196,17 +196,10 @@ async fn dispatch(
     body: Body,
 ) -> Response {
     let request_id = new_request_id();
-    let started = std::time::Instant::now();
     let trace = trace.map(|Extension(t)| t);
-    let (mut resp, echo, operation) =
+    let (mut resp, echo, _operation) =
         handle(app, method.clone(), uri.clone(), headers, trace, body).await;
     finish_headers(&mut resp, echo.as_deref(), &request_id);
-    tracing::debug!(
-        %method, path = %uri.path(), status = resp.status().as_u16(),
-        operation = operation.as_deref().unwrap_or("-"),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        request_id, "cinder request"
-    );
     if method == Method::HEAD {
         *resp.body_mut() = Body::empty();
     }

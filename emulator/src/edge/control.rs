@@ -28,7 +28,7 @@ pub fn router() -> Router<Arc<Edge>> {
 }
 
 /// 401 (Keystone's body) without a valid token, 403 (Cinder's) without the admin role.
-fn require_admin(app: &Edge, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn require_admin(app: &Edge, headers: &HeaderMap) -> Result<(), ApiError> {
     let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok());
     let ctx = authenticate(app, token)?;
     if ctx.is_admin() {
@@ -92,6 +92,7 @@ async fn reset(State(app): State<Arc<Edge>>, headers: HeaderMap) -> Result<Respo
     require_admin(&app, &headers)?;
     app.faults.reset();
     app.log.clear();
+    app.timeline.clear();
     let domain = app.domain.clone();
     tokio::task::spawn_blocking(move || domain.wipe())
         .await

@@ -1,22 +1,31 @@
 //! The HTTP edge's shared state, [`Edge`]: what Cinder's and Keystone's handlers, the
 //! control API and the request-fault middleware reach — the domain, the token signer,
-//! the fault rules (for the request hook) and the base URL. Built by `lib.rs`.
+//! the fault rules (for the request hook), the request log, the status timeline and the
+//! base URL. Built by `lib.rs`.
 
 pub mod control;
+pub mod dashboard;
+pub mod timeline;
 pub mod token_hook;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::faults::Faults;
 use crate::keystone::token::TokenSigner;
 use crate::reqlog::RequestLog;
 use crate::volume::domain::Domain;
+use timeline::Timeline;
 
 pub struct Edge {
     pub domain: Domain,
     pub tokens: TokenSigner,
     pub faults: Arc<Faults>,
     pub log: Arc<RequestLog>,
+    /// The volumes' status changes, for the dashboard (the store's observer).
+    pub timeline: Arc<Timeline>,
+    /// `--dashboard-open`: the dashboard's data without a token, to loopback clients.
+    pub dashboard_open: AtomicBool,
     /// `http://host:port`, as clients reach us.
     pub base_url: String,
     /// The NFS export, once started (NFS-backed volumes' connection info names it).

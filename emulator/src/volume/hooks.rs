@@ -105,3 +105,26 @@ impl Hooks for NoHooks {
         NfsPlan::SERVE
     }
 }
+
+/// Told of every committed change of a volume's status (`None`: no volume — before its
+/// create, after its delete), in commit order, after the commit. The store calls it
+/// under the writers' lock, so it must be quick and must not write. The dashboard's
+/// timeline implements it; [`NoHooks`] ignores everything.
+pub trait Observer: Send + Sync {
+    fn volume_status(
+        &self,
+        volume_id: Uuid,
+        before: Option<super::status::VolumeStatus>,
+        after: Option<super::status::VolumeStatus>,
+    );
+}
+
+impl Observer for NoHooks {
+    fn volume_status(
+        &self,
+        _volume_id: Uuid,
+        _before: Option<super::status::VolumeStatus>,
+        _after: Option<super::status::VolumeStatus>,
+    ) {
+    }
+}

@@ -8,14 +8,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::hooks::Observer;
 use super::model::{Attachment, Volume, VolumeType};
+use super::status::VolumeStatus;
 use crate::error::ApiError;
 
 const SCHEMA: &str = "
@@ -259,6 +261,8 @@ struct Inner {
     conn: Mutex<Connection>,
     /// The committed state; written only by the holder of `conn`, after its commit.
     state: RwLock<State>,
+    /// Told of status changes after each commit (set once, by the composition root).
+    observer: OnceLock<Arc<dyn Observer>>,
 }
 
 /// Shared handle to the state.
@@ -293,8 +297,14 @@ impl Store {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 state: RwLock::new(state),
+                observer: OnceLock::new(),
             }),
         })
+    }
+
+    /// Sets who is told of committed status changes; a second call is ignored.
+    pub fn observe(&self, observer: Arc<dyn Observer>) {
+        let _ = self.inner.observer.set(observer);
     }
 
     fn writer(&self) -> MutexGuard<'_, Connection> {
@@ -374,7 +384,13 @@ impl Store {
             next_seq,
         )?;
         let mut state = self.inner.state.write().unwrap_or_else(|p| p.into_inner());
+        let mut changes: Vec<(Uuid, Option<VolumeStatus>, Option<VolumeStatus>)> = Vec::new();
         for (id, v) in volumes {
+            let before = state.volumes.get(&id).map(|v| v.status);
+            let after = v.as_ref().map(|v| v.status);
+            if before != after {
+                changes.push((id, before, after));
+            }
             match v {
                 Some(v) => state.volumes.insert(id, v),
                 None => state.volumes.remove(&id),
@@ -408,6 +424,12 @@ impl Store {
             };
         }
         state.next_seq = next_seq;
+        drop(state);
+        if let Some(o) = self.inner.observer.get() {
+            for (id, before, after) in changes {
+                o.volume_status(id, before, after);
+            }
+        }
         Ok(result)
     }
 
