@@ -40,9 +40,11 @@ fn sessions(
         delay: Duration::ZERO,
         nfs,
     });
-    // Tiny images: single chunk, a few KiB at most.
+    // Tiny images: single chunk, a few KiB at most. Over NFS, up to 2 MiB: the driver
+    // reads 1 MiB READs ahead (from a 1 GiB volume), and rot in transit lands anywhere in
+    // a READ's reply, so an image must fill a good part of one to be hit.
     let shape = Shape {
-        max_image_bytes: 16 << 10,
+        max_image_bytes: if nfs { 2 << 20 } else { 16 << 10 },
         large: false,
     };
     (0..JOBS)

@@ -41,7 +41,8 @@ fn services_list_filter_and_refuse_members() {
         pairs,
         vec![
             ("cinder-scheduler".into(), "cinderbox".into()),
-            ("cinder-volume".into(), "cinderbox@local".into())
+            ("cinder-volume".into(), "cinderbox@local".into()),
+            ("cinder-volume".into(), "cinderbox@nfs-1".into())
         ]
     );
     let vol = &all[1];
@@ -58,10 +59,10 @@ fn services_list_filter_and_refuse_members() {
     let at37 = admin.at("3.7").get("/os-services").1;
     assert!(at37["services"][0].get("cluster").is_some(), "{at37}");
 
-    assert_eq!(services(&admin, "?binary=cinder-volume").len(), 1);
+    assert_eq!(services(&admin, "?binary=cinder-volume").len(), 2);
     assert_eq!(
         services(&admin, "?host=cinderbox").len(),
-        2,
+        3,
         "host matches host@backend"
     );
     assert_eq!(
@@ -114,7 +115,13 @@ fn disable_with_reason_freeze_thaw_and_they_survive_a_restart() {
     );
     assert_eq!(code, 400, "{body}");
 
-    // A disabled volume service takes no new volumes: no valid host, an error volume.
+    // A disabled volume service takes no new volumes: with both of the default world's
+    // backends disabled there is no valid host, so an error volume.
+    let (code, body) = admin.put(
+        "/os-services/disable",
+        json!({"host": "cinderbox@nfs-1", "binary": "cinder-volume"}),
+    );
+    assert_eq!(code, 200, "{body}");
     let id = admin.create_volume(1, None);
     let v = admin.wait_status(&id, "error");
     assert_eq!(v["os-vol-host-attr:host"], Value::Null);
@@ -153,7 +160,10 @@ fn pools_capabilities_and_hosts_from_the_topology() {
     let admin = env.admin();
     let (code, body) = admin.get("/scheduler-stats/get_pools");
     assert_eq!(code, 200, "{body}");
-    assert_eq!(body, json!({"pools": [{"name": "cinderbox@local#local"}]}));
+    assert_eq!(
+        body,
+        json!({"pools": [{"name": "cinderbox@local#local"}, {"name": "cinderbox@nfs-1#nfs-1"}]})
+    );
     let before = admin.get("/scheduler-stats/get_pools?detail=true").1;
     let caps = &before["pools"][0]["capabilities"];
     assert_eq!(caps["volume_backend_name"], "local");
@@ -182,7 +192,7 @@ fn pools_capabilities_and_hosts_from_the_topology() {
 
     let (code, body) = admin.get("/os-hosts");
     assert_eq!(code, 200, "{body}");
-    assert_eq!(body["hosts"].as_array().unwrap().len(), 2);
+    assert_eq!(body["hosts"].as_array().unwrap().len(), 3, "{body}");
     let (code, body) = admin.get("/os-hosts/cinderbox@local");
     assert_eq!(code, 200, "{body}");
     let total = &body["host"][0]["resource"];

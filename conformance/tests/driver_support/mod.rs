@@ -413,15 +413,25 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     (out, started.elapsed())
 }
 
-/// Status reads a bounded wait of `budget` may make: the documented 0.5·2ⁿ s schedule
-/// (capped at 15 s), truncated at the budget, plus the read after the last sleep. Worked
-/// out here from the documented schedule, not taken from the driver's code.
+/// Status reads a bounded wait of `budget` may make: the documented schedule (driver
+/// README: a fast start of 20, 40, 80, 160, 200 ms, then 1, 2, 4 … s capped at 15 s),
+/// truncated at the budget, plus the read after the last sleep. Worked out here from the
+/// documented schedule, not taken from the driver's code.
 pub fn max_polls(budget: Duration) -> usize {
-    let (mut slept, mut sleeps, mut next) = (Duration::ZERO, 0, Duration::from_millis(500));
+    let fast = [20, 40, 80, 160, 200].map(Duration::from_millis);
+    let mut slow = Duration::from_secs(1);
+    let (mut slept, mut sleeps) = (Duration::ZERO, 0);
     while slept < budget {
+        let next = match fast.get(sleeps) {
+            Some(d) => *d,
+            None => {
+                let d = slow;
+                slow = (slow * 2).min(Duration::from_secs(15));
+                d
+            }
+        };
         slept += next.min(budget - slept);
         sleeps += 1;
-        next = (next * 2).min(Duration::from_secs(15));
     }
     sleeps + 1
 }
