@@ -42,7 +42,8 @@ def _():
 @check("cli volume backend pool list --long")
 def _():
     pools = osc("volume", "backend", "pool", "list", "--long", "-f", "json")
-    assert [p["Name"] for p in pools] == ["cinderbox@local#local"], pools
+    # the default world's two backends: local, and the NFS-exported nfs-1
+    assert [p["Name"] for p in pools] == ["cinderbox@local#local", "cinderbox@nfs-1#nfs-1"], pools
     caps = pools[0]["Capabilities"]
     assert caps["storage_protocol"] == "local" and caps["vendor_name"] == "cinderbox", pools
     assert caps["total_capacity_gb"] == 10000, pools
