@@ -324,7 +324,7 @@ pub async fn dispatch(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
             require_admin_on(req, id, "force_delete")?;
             req.app
                 .domain
-                .delete_volume(req.caller.clone(), id, true)
+                .delete_volume(req.caller.clone(), id, true, false)
                 .await?;
             Ok(accepted())
         }

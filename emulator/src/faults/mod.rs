@@ -236,6 +236,8 @@ impl Hooks for Faults {
             Job::Create => "volume.create",
             Job::Extend { .. } => "volume.action.os-extend",
             Job::Delete => "volume.delete",
+            Job::SnapshotCreate { .. } => "snapshot.create",
+            Job::SnapshotDelete { .. } => "snapshot.delete",
         };
         let mut facts = self.volume_facts(volume_id);
         facts.operation = Some(operation.to_string());

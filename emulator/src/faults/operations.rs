@@ -68,7 +68,13 @@ pub const KEYSTONE: &[&str] = &["keystone.token.create"];
 
 /// Operations whose work finishes in a background job: the only ones a `transition`
 /// effect can change.
-pub const JOBS: &[&str] = &["volume.create", "volume.action.os-extend", "volume.delete"];
+pub const JOBS: &[&str] = &[
+    "volume.create",
+    "volume.action.os-extend",
+    "volume.delete",
+    "snapshot.create",
+    "snapshot.delete",
+];
 
 /// Operations a `lie = "ack"` can acknowledge without applying.
 pub const ACKABLE: &[&str] = &[

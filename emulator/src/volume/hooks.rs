@@ -14,6 +14,10 @@ pub enum Job {
     Create,
     Extend { new_size_gb: u64 },
     Delete,
+    /// A snapshot's point-in-time copy of its volume (`snapshot.create`).
+    SnapshotCreate { snapshot_id: Uuid },
+    /// A snapshot's delete (`snapshot.delete`).
+    SnapshotDelete { snapshot_id: Uuid },
 }
 
 impl Job {
@@ -22,6 +26,8 @@ impl Job {
             Job::Create => "create",
             Job::Extend { .. } => "extend",
             Job::Delete => "delete",
+            Job::SnapshotCreate { .. } => "snapshot_create",
+            Job::SnapshotDelete { .. } => "snapshot_delete",
         }
     }
 }
@@ -74,7 +80,8 @@ impl NfsPlan {
 
 /// What the domain lets others decide.
 pub trait Hooks: Send + Sync {
-    /// How `job` on `volume_id` runs; `base` is the world's configured delay.
+    /// How `job` on `volume_id` runs (for a snapshot job, the snapshot's volume); `base`
+    /// is the world's configured delay.
     fn plan(&self, volume_id: Uuid, job: Job, base: Duration) -> Plan;
 
     /// Called when an attachment of `volume_id` gets its connection info, before the

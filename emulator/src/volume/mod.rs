@@ -4,6 +4,7 @@
 pub mod attach;
 pub mod domain;
 pub mod encryption;
+pub mod filecopy;
 pub mod files;
 pub mod group_types;
 pub mod groups;
@@ -16,6 +17,10 @@ pub mod ops;
 pub mod qos;
 pub mod quotas;
 pub mod services;
+pub mod snapshot_jobs;
+pub mod snapshot_status;
+pub mod snapshots;
+pub mod sources;
 pub mod status;
 pub mod store;
 pub mod transfers;
