@@ -22,5 +22,7 @@ mod load;
 mod qos_transfers;
 mod quotas;
 mod scenarios;
+mod snapshot_data;
+mod snapshots;
 mod structure;
 mod volumes;

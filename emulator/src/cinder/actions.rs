@@ -121,7 +121,7 @@ fn required(action: &str, args: &Value, key: &str) -> ApiError {
 }
 
 /// Cinder's `parameter_types.boolean`: a JSON bool or one of oslo's strict strings.
-fn boolean_field(name: &str, v: &Value) -> Result<bool, ApiError> {
+pub fn boolean_field(name: &str, v: &Value) -> Result<bool, ApiError> {
     const TRUE: &[&str] = &[
         "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", "y", "t",
     ];

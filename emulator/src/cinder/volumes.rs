@@ -20,7 +20,7 @@ use crate::volume::ops::{self, parse_volume_id, CreateVolume, VolumeSource};
 /// Cinder's DB_MAX_INT, the largest size it accepts.
 const MAX_SIZE_GB: u64 = 0x7FFF_FFFF;
 
-fn field_str(
+pub fn field_str(
     obj: &Map<String, Value>,
     key: &str,
     max_len: usize,
@@ -41,7 +41,7 @@ fn field_str(
     }
 }
 
-fn field_metadata(
+pub fn field_metadata(
     obj: &Map<String, Value>,
     key: &str,
 ) -> Result<Option<BTreeMap<String, String>>, ApiError> {

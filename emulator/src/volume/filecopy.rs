@@ -168,7 +168,10 @@ mod tests {
         assert!(!partial_path(&dst).exists());
         if let CopyKind::Sparse { bytes_written } = kind {
             assert!(bytes_written >= a.len() as u64, "{bytes_written}");
-            assert!(bytes_written <= 8 * MIB, "holes were copied: {bytes_written}");
+            assert!(
+                bytes_written <= 8 * MIB,
+                "holes were copied: {bytes_written}"
+            );
         }
         assert!(meta.blocks() * 512 < 16 * MIB, "copy is not sparse");
         let got = File::open(&dst).unwrap();
@@ -200,7 +203,10 @@ mod tests {
         let to = create_private(&dst).unwrap();
         let written = sparse_copy(&f, &to, 8 * MIB).unwrap();
         to.set_len(8 * MIB).unwrap();
-        assert!((1000..=MIB).contains(&written), "zero blocks were written: {written}");
+        assert!(
+            (1000..=MIB).contains(&written),
+            "zero blocks were written: {written}"
+        );
         let mut buf = vec![0u8; data.len()];
         to.read_exact_at(&mut buf, 5 * MIB + 17).unwrap();
         assert_eq!(buf, data);

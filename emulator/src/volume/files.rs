@@ -112,7 +112,11 @@ impl VolumeFiles {
         let mut n = 0;
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;
-            if entry.file_name().to_str().is_some_and(|n| n.ends_with(".part")) {
+            if entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.ends_with(".part"))
+            {
                 fs::remove_file(entry.path())?;
                 n += 1;
             }

@@ -12,12 +12,18 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
     Create,
-    Extend { new_size_gb: u64 },
+    Extend {
+        new_size_gb: u64,
+    },
     Delete,
     /// A snapshot's point-in-time copy of its volume (`snapshot.create`).
-    SnapshotCreate { snapshot_id: Uuid },
+    SnapshotCreate {
+        snapshot_id: Uuid,
+    },
     /// A snapshot's delete (`snapshot.delete`).
-    SnapshotDelete { snapshot_id: Uuid },
+    SnapshotDelete {
+        snapshot_id: Uuid,
+    },
 }
 
 impl Job {

@@ -69,11 +69,10 @@ async fn finish(
                 match super::snapshot_jobs::source_file(&files, &v) {
                     // A clone or a volume from a snapshot: the source's bytes now.
                     Some(src) => {
-                        let copied = tokio::task::spawn_blocking(move || {
-                            f.create_from(id, &src, v.size_gb)
-                        })
-                        .await
-                        .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?;
+                        let copied =
+                            tokio::task::spawn_blocking(move || f.create_from(id, &src, v.size_gb))
+                                .await
+                                .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?;
                         if let Err(e) = copied {
                             tracing::error!(volume_id = %id, error = %e, "copy from source failed");
                             ok = false;

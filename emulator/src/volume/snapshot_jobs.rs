@@ -122,7 +122,9 @@ pub async fn recover(domain: &Domain) -> Result<(), ApiError> {
         })
         .await?;
     let files = domain.files.clone();
-    let partials = files.remove_partials().map_err(internal("remove partial copies"))?;
+    let partials = files
+        .remove_partials()
+        .map_err(internal("remove partial copies"))?;
     if partials > 0 {
         tracing::warn!(partials, "removed half-written copies");
     }

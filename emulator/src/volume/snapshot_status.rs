@@ -290,7 +290,11 @@ mod tests {
         check(S::Available, E::DeleteFailed, None);
         check(S::Deleting, E::Reset(S::Available), Some(S::Available));
         check(S::Available, E::Reset(S::Error), Some(S::Error));
-        check(S::Creating, E::UpdateStatus(S::Available), Some(S::Available));
+        check(
+            S::Creating,
+            E::UpdateStatus(S::Available),
+            Some(S::Available),
+        );
         check(S::Creating, E::UpdateStatus(S::Creating), Some(S::Creating));
         check(S::Creating, E::UpdateStatus(S::Error), Some(S::Error));
         check(S::Creating, E::UpdateStatus(S::Deleting), None);

@@ -221,7 +221,8 @@ pub fn create(
 }
 
 /// Cinder's refusal of a snapshot delete from the wrong status.
-pub const DELETE_REFUSED: &str = "Invalid snapshot: Snapshot status must be available or error and must not be part of a group.";
+pub const DELETE_REFUSED: &str =
+    "Invalid snapshot: Snapshot status must be available or error and must not be part of a group.";
 
 /// `DELETE /snapshots/{id}` and `os-force_delete`: the snapshot goes `deleting`.
 pub fn begin_delete(
