@@ -185,7 +185,16 @@ pub fn volume<'a>(
 
 /// A typed body serialized to JSON bytes (under the read that borrows its records).
 pub fn to_json<T: Serialize>(body: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(body).map_err(|e| ApiError::Internal(format!("render body: {e}")))
+    to_json_sized(body, 1024)
+}
+
+/// [`to_json`] into a buffer of `capacity` bytes to start with (a long list's body is
+/// then not copied as it grows).
+pub fn to_json_sized<T: Serialize>(body: &T, capacity: usize) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut out, body)
+        .map_err(|e| ApiError::Internal(format!("render body: {e}")))?;
+    Ok(out)
 }
 
 /// A `200 application/json` response of bytes from [`to_json`].
@@ -233,10 +242,38 @@ pub struct Href<'a> {
 
 impl Serialize for Href<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!(
-            "{}/{}/{}",
-            self.base, self.collection, self.id
-        ))
+        // Assembled on the stack and written as one string: a list writes two per
+        // volume, and formatting piece by piece through `collect_str` cost more than
+        // the rest of the entry.
+        let mut buf = [0u8; 512];
+        let mut id = Uuid::encode_buffer();
+        let parts = [
+            self.base.as_bytes(),
+            b"/",
+            self.collection.as_bytes(),
+            b"/",
+            self.id.hyphenated().encode_lower(&mut id).as_bytes(),
+        ];
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > buf.len() {
+            return s.collect_str(&format_args!(
+                "{}/{}/{}",
+                self.base, self.collection, self.id
+            ));
+        }
+        let mut at = 0;
+        for p in parts {
+            buf[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        // Whole UTF-8 strings joined with ASCII are UTF-8.
+        match std::str::from_utf8(&buf[..len]) {
+            Ok(href) => s.serialize_str(href),
+            Err(_) => s.collect_str(&format_args!(
+                "{}/{}/{}",
+                self.base, self.collection, self.id
+            )),
+        }
     }
 }
 
