@@ -48,7 +48,7 @@ pub struct VolumeDetail<'a> {
     snapshot_id: (),
     source_volid: (),
     metadata: BTreeMap<&'a str, &'a str>,
-    links: [LinkRef<'a>; 2],
+    links: Links<'a>,
     user_id: &'a str,
     bootable: &'static str,
     encrypted: bool,
@@ -223,7 +223,7 @@ pub struct Link {
 pub struct VolumeSummary<'a> {
     pub id: &'a Uuid,
     pub name: &'a Option<String>,
-    pub links: [LinkRef<'a>; 2],
+    pub links: Links<'a>,
 }
 
 /// A link whose `href` is written as it is serialized.
@@ -242,74 +242,107 @@ pub struct Href<'a> {
 
 impl Serialize for Href<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Assembled on the stack and written as one string: a list writes two per
-        // volume, and formatting piece by piece through `collect_str` cost more than
-        // the rest of the entry.
-        let mut buf = [0u8; 512];
-        let mut id = Uuid::encode_buffer();
-        let parts = [
-            self.base.as_bytes(),
-            b"/",
-            self.collection.as_bytes(),
-            b"/",
-            self.id.hyphenated().encode_lower(&mut id).as_bytes(),
-        ];
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        if len > buf.len() {
-            return s.collect_str(&format_args!(
-                "{}/{}/{}",
-                self.base, self.collection, self.id
-            ));
-        }
-        let mut at = 0;
-        for p in parts {
-            buf[at..at + p.len()].copy_from_slice(p);
-            at += p.len();
-        }
-        // Whole UTF-8 strings joined with ASCII are UTF-8.
-        match std::str::from_utf8(&buf[..len]) {
-            Ok(href) => s.serialize_str(href),
-            Err(_) => s.collect_str(&format_args!(
-                "{}/{}/{}",
-                self.base, self.collection, self.id
-            )),
-        }
+        s.collect_str(&format_args!(
+            "{}/{}/{}",
+            self.base, self.collection, self.id
+        ))
     }
 }
 
-/// The self and bookmark bases of a request's links, computed once per list.
+/// The self and bookmark bases of a request's links, computed once per list, and each
+/// escaped once as JSON string contents.
 pub struct LinkBases {
     self_base: String,
     bookmark_base: String,
+    /// `[{"rel": "self", "href": "` + self base escaped: the links' JSON up to the id.
+    self_prefix: String,
+    /// `"}, {"rel": "bookmark", "href": "` + bookmark base escaped.
+    bookmark_prefix: String,
+}
+
+/// A JSON string's contents, escaped (without the quotes).
+fn escaped(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    quoted[1..quoted.len() - 1].to_string()
 }
 
 impl LinkBases {
     pub fn of(req: &Req) -> LinkBases {
+        let (self_base, bookmark_base) = (req.self_base(), req.bookmark_base());
         LinkBases {
-            self_base: req.self_base(),
-            bookmark_base: req.bookmark_base(),
+            self_prefix: format!(r#"[{{"rel":"self","href":"{}/"#, escaped(&self_base)),
+            bookmark_prefix: format!(
+                r#""}},{{"rel":"bookmark","href":"{}/"#,
+                escaped(&bookmark_base)
+            ),
+            self_base,
+            bookmark_base,
         }
     }
 
-    pub fn links<'a>(&'a self, collection: &'static str, id: &'a Uuid) -> [LinkRef<'a>; 2] {
+    pub fn links<'a>(&'a self, collection: &'static str, id: &'a Uuid) -> Links<'a> {
+        Links {
+            bases: self,
+            collection,
+            id,
+        }
+    }
+}
+
+/// A resource's `links`: `[{"rel": "self", "href": …}, {"rel": "bookmark", "href": …}]`.
+/// A list writes one per entry, and they are most of its bytes, so they are written as
+/// one raw JSON value assembled from the escaped bases (collection names and UUIDs need
+/// no escaping) instead of two maps whose every string is escaped byte by byte.
+pub struct Links<'a> {
+    bases: &'a LinkBases,
+    collection: &'static str,
+    id: &'a Uuid,
+}
+
+impl Links<'_> {
+    fn as_refs(&self) -> [LinkRef<'_>; 2] {
+        let href = |base| Href {
+            base,
+            collection: self.collection,
+            id: self.id,
+        };
         [
             LinkRef {
                 rel: "self",
-                href: Href {
-                    base: &self.self_base,
-                    collection,
-                    id,
-                },
+                href: href(&self.bases.self_base),
             },
             LinkRef {
                 rel: "bookmark",
-                href: Href {
-                    base: &self.bookmark_base,
-                    collection,
-                    id,
-                },
+                href: href(&self.bases.bookmark_base),
             },
         ]
+    }
+}
+
+impl Serialize for Links<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut id = Uuid::encode_buffer();
+        let id = self.id.hyphenated().encode_lower(&mut id);
+        let parts: [&str; 7] = [
+            &self.bases.self_prefix,
+            self.collection,
+            "/",
+            id,
+            &self.bases.bookmark_prefix,
+            self.collection,
+            "/",
+        ];
+        let mut json = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 48);
+        for p in parts {
+            json.push_str(p);
+        }
+        json.push_str(id);
+        json.push_str(r#""}]"#);
+        match serde_json::from_str::<&serde_json::value::RawValue>(&json) {
+            Ok(raw) => raw.serialize(s),
+            // Not reached (every piece is escaped or plain ASCII); the maps say the same.
+            Err(_) => self.as_refs().serialize(s),
+        }
     }
 }
 

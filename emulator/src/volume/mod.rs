@@ -19,6 +19,7 @@ pub mod services;
 pub mod sql;
 pub mod status;
 pub mod store;
+pub mod sums;
 pub mod transfers;
 pub mod transition;
 pub mod tx;
