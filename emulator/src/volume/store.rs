@@ -106,11 +106,13 @@ type StatusChange = (Uuid, Option<VolumeStatus>, Option<VolumeStatus>);
 /// commit is known.
 type Op = Box<dyn FnOnce(&mut Tx<'_>) -> Option<Answer> + Send>;
 type Answer = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
+/// A call with the database itself, run between group commits.
+type DbCall = Box<dyn FnOnce(&mut Db, &Shared) + Send>;
 
 enum Msg {
     Write(Op),
     /// Runs on the writer thread with the database (meta, wipe, checks).
-    Db(Box<dyn FnOnce(&mut Db, &Shared) + Send>),
+    Db(DbCall),
 }
 
 /// What the writer thread shares with readers.
@@ -497,6 +499,8 @@ mod tests {
         assert_eq!(seen, (1, 0, true));
     }
 
+    type TestOp = Box<dyn FnOnce(&mut Tx<'_>) -> Result<usize, ApiError> + Send>;
+
     #[test]
     fn a_group_commits_its_good_writes_and_rolls_back_a_failed_one_alone() {
         let dir = tempfile::tempdir().unwrap();
@@ -511,15 +515,14 @@ mod tests {
         let (a, b, c) = (volume(1), volume(9), volume(2));
         let (a_id, b_id, c_id) = (a.id, b.id, c.id);
         let (answers, results) = mpsc::channel::<(char, Result<usize, ApiError>)>();
-        let queue =
-            |name: char, f: Box<dyn FnOnce(&mut Tx<'_>) -> Result<usize, ApiError> + Send>| {
-                let answers = answers.clone();
-                store
-                    .send(Msg::Write(op(f, move |r| {
-                        let _ = answers.send((name, r));
-                    })))
-                    .unwrap();
-            };
+        let queue = |name: char, f: TestOp| {
+            let answers = answers.clone();
+            store
+                .send(Msg::Write(op(f, move |r| {
+                    let _ = answers.send((name, r));
+                })))
+                .unwrap();
+        };
         queue(
             'a',
             Box::new(move |tx| {
