@@ -147,6 +147,17 @@ enum Op {
 }
 
 impl Op {
+    /// The name `--api-ops` knows it by.
+    fn flag(self) -> &'static str {
+        match self {
+            Op::Hello => "hello",
+            Op::TokenIssue => "token",
+            Op::VolumeShow => "show",
+            Op::VolumeList => "list",
+            Op::CreateToAvailable => "create",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Op::Hello => "hello-world",
@@ -295,7 +306,7 @@ fn load(
 }
 
 /// Row 2: requests/s and p50/p99 per operation and concurrency.
-pub fn throughput(quick: bool) -> anyhow::Result<Value> {
+pub fn throughput(quick: bool, only_ops: &[String]) -> anyhow::Result<Value> {
     let dur = if quick {
         Duration::from_millis(300)
     } else {
@@ -374,6 +385,9 @@ pub fn throughput(quick: bool) -> anyhow::Result<Value> {
             Op::VolumeList,
             Op::CreateToAvailable,
         ] {
+            if !only_ops.is_empty() && !only_ops.iter().any(|o| o == op.flag()) {
+                continue;
+            }
             // The list grows while create runs; measure list before create at each level.
             let cell = load(&rt, &target, op, c, dur);
             cells.push(json!({"op": op.name(), "clients": c, "rps": cell.rps, "p50_ms": ms(cell.p50), "p99_ms": ms(cell.p99), "errors": cell.errors}));

@@ -35,6 +35,10 @@ struct Cli {
     /// Only these rows (startup, api, datapath, upgrade, conformance); default all.
     #[arg(long, value_delimiter = ',', global = true)]
     only: Vec<String>,
+    /// In the api row, only these operations (token, show, list, create) beside the
+    /// hello-world baseline; default all. For profiling one operation.
+    #[arg(long, value_delimiter = ',', global = true)]
+    api_ops: Vec<String>,
     #[command(subcommand)]
     child: Option<Child>,
 }
@@ -128,7 +132,7 @@ fn main() -> anyhow::Result<()> {
         results.insert("startup".into(), r);
     }
     if want("api") {
-        let r = api::throughput(cli.quick).context("api row")?;
+        let r = api::throughput(cli.quick, &cli.api_ops).context("api row")?;
         push(&mut table, &r);
         results.insert("api".into(), r);
     }

@@ -2,7 +2,7 @@
 //! and fails when a layer reaches for what it must not know. Each rule is stated in
 //! ARCHITECTURE.md ("Invariants"):
 //! - `axum`/`http` only in the HTTP edge;
-//! - `rusqlite` only in the SQL module (`volume/store.rs`);
+//! - `rusqlite` only in the SQL module (`volume/sql.rs`);
 //! - `App` only in `lib.rs` (and the binary and the test harness built on it).
 
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ const HTTP_EDGE: &[&str] = &[
 ];
 
 /// The only module that knows SQL.
-const SQL: &[&str] = &["volume/store.rs"];
+const SQL: &[&str] = &["volume/sql.rs"];
 
 /// The composition root, the binary, and the in-thread emulator for tests (which hands
 /// its `App` to them).
@@ -110,7 +110,7 @@ fn violations(root: &Path) -> Vec<String> {
                 refuse("axum/http outside the HTTP edge");
             }
             if !allowed(&rel, SQL) && uses_word(line, "rusqlite", false) {
-                refuse("rusqlite outside the SQL module (volume/store.rs)");
+                refuse("rusqlite outside the SQL module (volume/sql.rs)");
             }
             if !allowed(&rel, APP_ROOTS) && uses_word(line, "App", false) {
                 refuse("App below lib.rs");

@@ -15,12 +15,7 @@ use crate::volume::store::State;
 
 /// GiB of live volumes placed on `pool_host` (`host@backend#pool`).
 pub fn allocated_gb(state: &State, pool_host: &str) -> u64 {
-    state
-        .volumes
-        .values()
-        .filter(|v| v.host.as_deref() == Some(pool_host))
-        .map(|v| v.size_gb)
-        .sum()
+    state.allocated_gb(pool_host)
 }
 
 fn pool_view(state: &State, b: &Backend, pool: &crate::topology::Pool, detail: bool) -> Value {

@@ -301,19 +301,24 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
                     vols.push(v);
                 }
             }
-            vols.sort_by(|a, b| {
-                for (key, desc) in &sort {
-                    let o = compare(a, b, *key);
-                    let o = if *desc { o.reverse() } else { o };
-                    if o != Ordering::Equal {
-                        return o;
+            if let [(SortKey::CreatedAt, true)] = sort[..] {
+                // The default order (newest first): one integer key per volume.
+                vols.sort_by_cached_key(|v| std::cmp::Reverse(v.seq));
+            } else {
+                vols.sort_by(|a, b| {
+                    for (key, desc) in &sort {
+                        let o = compare(a, b, *key);
+                        let o = if *desc { o.reverse() } else { o };
+                        if o != Ordering::Equal {
+                            return o;
+                        }
                     }
-                }
-                b.seq.cmp(&a.seq)
-            });
+                    b.seq.cmp(&a.seq)
+                });
+            }
             let count = vols.len();
             let start = paging.start(&vols, |v| v.id)?;
-            let rest: Vec<&Volume> = vols.into_iter().skip(start).collect();
+            let rest: &[&Volume] = vols.get(start..).unwrap_or_default();
             let max_page = paging.page_size();
             let shown = rest.iter().take(max_page);
             let page = if detail {
@@ -352,7 +357,9 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
             if req.mv.at_least(45) && req.query("with_count").is_some_and(truthy) {
                 body.count = Some(count);
             }
-            views::to_json(&body)
+            // About 250 bytes per summary (id, name, two links), 1.5 KiB per detail.
+            let per = if detail { 1536 } else { 256 };
+            views::to_json_sized(&body, 64 + per * body.volumes.len())
         })?;
     Ok(views::json_bytes(body))
 }

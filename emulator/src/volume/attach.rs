@@ -461,15 +461,15 @@ mod tests {
     }
 
     /// Runs `f` against a store holding `v`, returning its result and the volume after.
-    fn with_volume<R>(
+    fn with_volume<R: Send + 'static>(
         v: Volume,
-        f: impl FnOnce(&mut Tx<'_>, Uuid) -> Result<R, ApiError>,
+        f: impl FnOnce(&mut Tx<'_>, Uuid) -> Result<R, ApiError> + Send + 'static,
     ) -> (Result<R, ApiError>, VolumeStatus, usize) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let id = v.id;
         store
-            .write_blocking(|tx| {
+            .write_blocking(move |tx| {
                 if v.status == VolumeStatus::InUse {
                     // An in-use volume has an attached attachment.
                     tx.put_attachment(Attachment {
@@ -490,7 +490,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let r = store.write_blocking(|tx| f(tx, id));
+        let r = store.write_blocking(move |tx| f(tx, id));
         let (status, n) = store.read(|s| (s.volumes[&id].status, s.attachments_of(id).count()));
         (r, status, n)
     }

@@ -14,7 +14,10 @@ pub fn spawn(domain: &Domain, volume_id: Uuid, job: Job) {
     let domain = domain.clone();
     tokio::spawn(async move {
         let plan = plan(&domain, volume_id, job);
-        tokio::time::sleep(plan.delay).await;
+        // A zero delay (instant worlds) does not wait for the timer's next tick.
+        if !plan.delay.is_zero() {
+            tokio::time::sleep(plan.delay).await;
+        }
         if plan.outcome == Outcome::Stay {
             tracing::info!(%volume_id, job = job.name(), "transition left unfinished");
             return;

@@ -154,19 +154,13 @@ fn schedule(
     extra_specs: &BTreeMap<String, String>,
     size_gb: u64,
 ) -> Option<String> {
-    let state = tx.committed();
     let enabled: Vec<crate::topology::Backend> = world
         .backends
         .iter()
-        .filter(|b| super::services::volume_service_enabled(state, &b.service_host()))
+        .filter(|b| super::services::volume_service_enabled_in(tx, &b.service_host()))
         .cloned()
         .collect();
-    let allocated = |pool_host: &str| -> u64 {
-        tx.volumes()
-            .filter(|v| v.host.as_deref() == Some(pool_host))
-            .map(|v| v.size_gb)
-            .sum()
-    };
+    let allocated = |pool_host: &str| -> u64 { tx.allocated_gb(pool_host) };
     crate::topology::schedule(&enabled, extra_specs, size_gb, allocated)
         .map(|(b, p)| b.pool_host(p))
 }

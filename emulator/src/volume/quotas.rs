@@ -16,11 +16,7 @@ pub fn quota_limit(tx: &Tx<'_>, world: &World, project_id: &str, resource: &str)
 /// (volume count, gigabytes) a project uses, overall or for one type. Gigabytes
 /// count snapshots too, as Cinder's do (`no_snapshot_gb_quota` is off by default).
 pub fn usage(tx: &Tx<'_>, project_id: &str, type_id: Option<Uuid>) -> (i64, i64) {
-    let (n, g) = tx
-        .volumes()
-        .filter(|v| v.project_id == project_id)
-        .filter(|v| type_id.is_none_or(|t| v.volume_type_id == t))
-        .fold((0, 0), |(n, g), v| (n + 1, g + v.size_gb as i64));
+    let (n, g) = tx.volume_usage(project_id, type_id);
     let (_, snap_gb) = super::snapshots::usage(tx, project_id, type_id);
     (n, g + snap_gb)
 }
@@ -186,14 +182,7 @@ pub fn set_quotas(
 
 /// `DELETE /os-quota-sets/{pid}`: drops the project's overrides.
 pub fn reset_quotas(tx: &mut Tx<'_>, project_id: &str) {
-    let keys: Vec<String> = tx
-        .committed()
-        .quotas
-        .keys()
-        .filter(|(p, _)| p == project_id)
-        .map(|(_, r)| r.clone())
-        .collect();
-    for resource in keys {
+    for resource in tx.quota_overrides_of(project_id) {
         tx.set_quota(project_id, &resource, None);
     }
 }

@@ -97,6 +97,12 @@ pub fn volume_service_enabled(state: &State, service_host: &str) -> bool {
     s.is_none_or(|s| !s.disabled)
 }
 
+/// [`volume_service_enabled`], this transaction's writes included.
+pub fn volume_service_enabled_in(tx: &Tx<'_>, service_host: &str) -> bool {
+    let s: Option<ServiceState> = tx.record(&state_key(service_host, VOLUME_BINARY));
+    s.is_none_or(|s| !s.disabled)
+}
+
 /// A change to one service's switches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Switch {

@@ -1,0 +1,50 @@
+//! [`Sums`]: per-project and per-pool totals of the volumes in a [`super::store::State`],
+//! kept in step with its volumes, so that a create's quota check and its scheduling
+//! read a total instead of walking every volume.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::model::Volume;
+
+/// Per-project and per-pool sums of the volumes, so that a create's quota check and
+/// scheduling do not walk every volume.
+#[derive(Debug, Default, Clone)]
+pub struct Sums {
+    /// project → (volumes, GiB).
+    project: HashMap<String, (i64, i64)>,
+    /// (project, type) → (volumes, GiB).
+    project_type: HashMap<(String, Uuid), (i64, i64)>,
+    /// pool host → GiB.
+    host: HashMap<String, i64>,
+}
+
+impl Sums {
+    pub(super) fn add(&mut self, v: &Volume, sign: i64) {
+        let gb = v.size_gb as i64 * sign;
+        let p = self.project.entry(v.project_id.clone()).or_default();
+        *p = (p.0 + sign, p.1 + gb);
+        let pt = self
+            .project_type
+            .entry((v.project_id.clone(), v.volume_type_id))
+            .or_default();
+        *pt = (pt.0 + sign, pt.1 + gb);
+        if let Some(h) = &v.host {
+            *self.host.entry(h.clone()).or_default() += gb;
+        }
+    }
+
+    /// (volumes, GiB) of a project, overall or of one type.
+    pub fn usage(&self, project_id: &str, type_id: Option<Uuid>) -> (i64, i64) {
+        match type_id {
+            None => self.project.get(project_id).copied(),
+            Some(t) => self.project_type.get(&(project_id.to_string(), t)).copied(),
+        }
+        .unwrap_or((0, 0))
+    }
+
+    pub fn allocated_gb(&self, pool_host: &str) -> u64 {
+        self.host.get(pool_host).copied().unwrap_or(0).max(0) as u64
+    }
+}
