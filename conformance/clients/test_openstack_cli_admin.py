@@ -83,4 +83,20 @@ def _():
     osc(*DEMO, "volume", "delete", vid)
 
 
+@check("cli volume type create --private, set --project, show, unset --project")
+def _():
+    t = osc("volume", "type", "create", "--private", f"private-{TAG}", "-f", "json")
+    s["private"] = t["id"]
+    names = lambda *who: [x["Name"] for x in osc(*who, "volume", "type", "list", "-f", "json")]
+    assert f"private-{TAG}" not in names(*DEMO), "a private type is hidden before it is shared"
+    osc("volume", "type", "set", "--project", "demo", s["private"])
+    shown = osc("volume", "type", "show", s["private"], "-f", "json")
+    demo_id = osc(*DEMO, "token", "issue", "-f", "json")["project_id"]
+    assert demo_id in str(shown["access_project_ids"]), shown
+    assert f"private-{TAG}" in names(*DEMO), "shared with demo"
+    osc("volume", "type", "unset", "--project", "demo", s["private"])
+    assert f"private-{TAG}" not in names(*DEMO), "unshared again"
+    osc("volume", "type", "delete", s["private"])
+
+
 finish()

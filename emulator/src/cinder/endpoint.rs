@@ -157,6 +157,11 @@ endpoints! {
     MessageList: GET "messages" => "message.list", 3;
     MessageShow(id): GET "messages/{id}" => "message.show", 3;
     MessageDelete(id): DELETE "messages/{id}" => "message.delete", 3;
+    DefaultTypeList: GET "default-types" => "default_type.list", 62;
+    DefaultTypeSet(project): PUT "default-types/{project}" => "default_type.set", 62;
+    DefaultTypeShow(project): GET "default-types/{project}" => "default_type.show", 62;
+    DefaultTypeUnset(project): DELETE "default-types/{project}" => "default_type.unset", 62;
+    ResourceFilters: GET "resource_filters" => "resource_filter.list", 33;
 }
 
 /// The catalogue's operation for `POST /volumes/{id}/action`, completed by the action.
@@ -181,6 +186,8 @@ pub const COLLECTIONS: &[&str] = &[
     "os-volume-transfer",
     "volume-transfers",
     "messages",
+    "default-types",
+    "resource_filters",
 ];
 
 fn not_found() -> ApiError {
@@ -416,6 +423,13 @@ impl Endpoint {
                 (Method::GET, E::MessageShow(s(1))),
                 (Method::DELETE, E::MessageDelete(s(1))),
             ]),
+            ["default-types"] => pick(vec![(Method::GET, E::DefaultTypeList)]),
+            ["default-types", pid] if !pid.is_empty() => pick(vec![
+                (Method::PUT, E::DefaultTypeSet(s(1))),
+                (Method::GET, E::DefaultTypeShow(s(1))),
+                (Method::DELETE, E::DefaultTypeUnset(s(1))),
+            ]),
+            ["resource_filters"] => pick(vec![(Method::GET, E::ResourceFilters)]),
             _ => Err(not_found()),
         }
     }
@@ -531,6 +545,9 @@ mod tests {
             Ok("transfer.list_detail"),
         );
         check(Method::DELETE, "messages/m", Ok("message.delete"));
+        check(Method::PUT, "default-types/p", Ok("default_type.set"));
+        check(Method::POST, "default-types", Err(405));
+        check(Method::GET, "resource_filters", Ok("resource_filter.list"));
         check(Method::POST, "os-hosts", Err(405));
         check(Method::GET, "nothing/here", Err(404));
         check(Method::GET, "volumes/a/b/c/d", Err(404));

@@ -71,7 +71,7 @@ pub fn create(
 ) -> Result<Volume, ApiError> {
     let vtype = match &req.volume_type {
         Some(t) => find_type(tx, caller, t)?.clone(),
-        None => default_type(tx, world)?.clone(),
+        None => super::types::default_for(tx, world, &caller.project_id)?.clone(),
     };
     let az = req
         .availability_zone
