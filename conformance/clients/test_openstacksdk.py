@@ -94,8 +94,8 @@ def _():
 @check("sdk set_default_type, show_default_type, default_types, unset_default_type (3.62)")
 def _():
     project = conn.current_project_id
-    d = bs.set_default_type(project, "glance-fast")
     fast = bs.find_type("glance-fast", ignore_missing=False)
+    d = bs.set_default_type(project, fast)
     assert d.volume_type_id == fast.id, d
     assert bs.show_default_type(project).volume_type_id == fast.id
     assert project in [x.project_id for x in bs.default_types()]

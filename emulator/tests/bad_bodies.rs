@@ -126,6 +126,10 @@ fn table() -> Vec<Bad> {
             "Invalid input for field/attribute k. Value: 1. 1 is not of type 'string', 'null'"),
         bad(M::POST, "/groups", "3.13", json!({"group": {"group_type": "{gtid}", "volume_types": []}}),
             "Invalid input for field/attribute volume_types. Value: []. [] should be non-empty"),
+        bad(M::POST, "/groups", "3.13", json!({"group": {"group_type": "  ", "volume_types": ["t"]}}),
+            "Invalid input for field/attribute group_type. Value:   . '  ' is not a 'group_type'"),
+        bad(M::POST, "/groups", "3.13", json!({"group": {"availability_zone": "  ", "group_type": "{gtid}", "volume_types": ["t"]}}),
+            "Invalid input received: availability_zone has 0 characters, less than 1."),
         // services.py.
         bad(M::PUT, "/os-services/enable", "3.54", json!({"host": "cinderbox"}),
             "{'host': 'cinderbox'} is not valid under any of the given schemas"),

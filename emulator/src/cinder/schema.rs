@@ -201,9 +201,16 @@ fn check_format(format: &str, field: Option<&str>, v: &Value) -> Result<(), Fail
         // Its InvalidInput is caught by the checker: the generic "is not a" message.
         "disabled_reason" if !s.is_empty() && s.trim().is_empty() => not_a(),
         "disabled_reason" if s.trim().chars().count() > 255 => not_a(),
-        "group_type" if s.trim().is_empty() => Err(Failure::Raised(
-            "Invalid input received: group_type has 0 characters, less than 1.".into(),
+        // Its refusals (HTTPBadRequest, InvalidInput) are caught by the checker.
+        "group_type" if s.trim().is_empty() || s.trim().chars().count() > 255 => not_a(),
+        // Not caught: Cinder's own refusals reach the client as they are.
+        "availability_zone" if s.is_empty() => Err(Failure::Raised(
+            "The 'availability_zone' can not be None.".into(),
         )),
+        "availability_zone" if s.trim().is_empty() => Err(Failure::Raised(
+            "Invalid input received: availability_zone has 0 characters, less than 1.".into(),
+        )),
+        "availability_zone" => length("availability_zone", 255),
         _ => Ok(()),
     }
 }
