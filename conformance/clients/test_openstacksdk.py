@@ -91,7 +91,7 @@ def _():
     assert data.min_microversion == (3, 0) and data.max_microversion >= (3, 54), data.max_microversion
 
 
-@check("sdk set_default_type, show_default_type, default_types, unset_default_type (3.62)")
+@check("sdk set_default_type, show_default_type, default_types, unset_default_type (3.67)")
 def _():
     project = conn.current_project_id
     fast = bs.find_type("glance-fast", ignore_missing=False)
