@@ -155,4 +155,19 @@ def _():
     assert e.code == 413 and "exceeds" in str(e), e
 
 
+@check("cinderclient volume_type_access add/list/remove on a private type")
+def _():
+    t = c.volume_types.create(f"{NAME}-private", is_public=False)
+    demo = connect(username="demo", password="demo", project_name="demo")
+    demo_pid = demo.client.session.get_project_id()
+    seen = lambda: [x.id for x in demo.volume_types.list()]
+    assert t.id not in seen(), "hidden before it is shared"
+    c.volume_type_access.add_project_access(t, demo_pid)
+    assert [a.project_id for a in c.volume_type_access.list(t)] == [demo_pid]
+    assert t.id in seen(), "shared with demo"
+    c.volume_type_access.remove_project_access(t, demo_pid)
+    assert t.id not in seen(), "unshared again"
+    c.volume_types.delete(t)
+
+
 finish()

@@ -83,4 +83,16 @@ def _():
     osc(*DEMO, "volume", "delete", vid)
 
 
+@check("cli volume type create --private, hidden from members, show, delete")
+def _():
+    # (`volume type set --project` resolves the project through Keystone's /v3/projects,
+    # which the emulator's Keystone does not serve yet; cinderclient shares it instead.)
+    t = osc("volume", "type", "create", "--private", f"private-{TAG}", "-f", "json")
+    assert t["is_public"] is False, t
+    names = [x["Name"] for x in osc(*DEMO, "volume", "type", "list", "-f", "json")]
+    assert f"private-{TAG}" not in names, names
+    shown = osc("volume", "type", "show", t["id"], "-f", "json")
+    assert shown["name"] == f"private-{TAG}" and shown["is_public"] is False, shown
+    osc("volume", "type", "delete", t["id"])
+
 finish()

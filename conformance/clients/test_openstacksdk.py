@@ -91,4 +91,26 @@ def _():
     assert data.min_microversion == (3, 0) and data.max_microversion >= (3, 54), data.max_microversion
 
 
+@check("sdk set_default_type, show_default_type, default_types, unset_default_type (3.67)")
+def _():
+    project = conn.current_project_id
+    fast = bs.find_type("glance-fast", ignore_missing=False)
+    d = bs.set_default_type(project, fast)
+    assert d.volume_type_id == fast.id, d
+    assert bs.show_default_type(project).volume_type_id == fast.id
+    assert project in [x.project_id for x in bs.default_types()]
+    v = bs.create_volume(size=1, name=f"{NAME}-default")
+    v = bs.wait_for_status(v, "available", failures=["error"], interval=0.2, wait=60)
+    assert v.volume_type == "glance-fast", v
+    bs.unset_default_type(project)
+    assert project not in [x.project_id for x in bs.default_types()]
+    bs.delete_volume(v)
+
+
+@check("sdk resource_filters(resource='volume') (3.33)")
+def _():
+    filters = list(bs.resource_filters(resource="volume"))
+    assert len(filters) == 1 and "metadata" in filters[0].filters, filters
+
+
 finish()

@@ -721,6 +721,18 @@ fn routes() -> Vec<Route> {
             404,
             404,
         ),
+        r(Cinder, "GET", "/resource_filters", None, 200, 200),
+        r(Cinder, "GET", "/default-types", None, 403, 200),
+        r(
+            Cinder,
+            "PUT",
+            "/default-types/{p}",
+            Some(json!({"default_type": {"volume_type": "__DEFAULT__"}})),
+            403,
+            200,
+        ),
+        r(Cinder, "GET", "/default-types/{p}", None, 403, 200),
+        r(Cinder, "DELETE", "/default-types/{p}", None, 403, 204),
         r(Keystone, "GET", "/identity/v3/auth/tokens", None, 200, 200),
         r(Keystone, "HEAD", "/identity/v3/auth/tokens", None, 200, 200),
         r(Keystone, "GET", "/identity/v3/auth/catalog", None, 200, 200),
@@ -770,6 +782,9 @@ fn routes() -> Vec<Route> {
         }
         if route.path.starts_with("/group") {
             route.mv = "3.20";
+        }
+        if route.path.starts_with("/default-types") {
+            route.mv = "3.62";
         }
     }
     v

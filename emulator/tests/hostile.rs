@@ -341,6 +341,11 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/snapshots/{aid}/metadata/{key}", None),
     ("PUT", "/snapshots/{aid}/metadata/{key}", Some("meta")),
     ("DELETE", "/snapshots/{aid}/metadata/{key}", None),
+    ("GET", "/default-types", None),
+    ("PUT", "/default-types/{pid}", Some("default_type")),
+    ("GET", "/default-types/{pid}", None),
+    ("DELETE", "/default-types/{aid}", None),
+    ("GET", "/resource_filters", None),
     ("PATCH", "/volumes", None),
     ("GET", "/nothing/here", None),
 ];
@@ -694,9 +699,11 @@ fn malformed_requests_at_every_cinder_route_are_refused_cleanly() {
         // Cinder deletes quota overrides of any project id it is given (nothing to do
         // for an unknown one), so only that DELETE may succeed here.
         let (_, template, _) = ROUTES[c.route];
+        // Likewise a project's default type: unset for any project id (204).
         let mutating = req.method != "GET"
             && req.method != "HEAD"
-            && !(req.method == "DELETE" && template == "/os-quota-sets/{pid}");
+            && !(req.method == "DELETE" && template == "/os-quota-sets/{pid}")
+            && !(req.method == "DELETE" && template == "/default-types/{aid}");
         // Only refused requests are sent to mutating routes.
         prop_assert!(
             !mutating || (400..500).contains(&a.status),

@@ -171,6 +171,11 @@ endpoints! {
     SnapshotMetadataKeyShow(id, key): GET "snapshots/{id}/metadata/{key}" => "snapshot.metadata.show_key", 0;
     SnapshotMetadataKeyUpdate(id, key): PUT "snapshots/{id}/metadata/{key}" => "snapshot.metadata.update_key", 0;
     SnapshotMetadataKeyDelete(id, key): DELETE "snapshots/{id}/metadata/{key}" => "snapshot.metadata.delete_key", 0;
+    DefaultTypeList: GET "default-types" => "default_type.list", 62;
+    DefaultTypeSet(project): PUT "default-types/{project}" => "default_type.set", 62;
+    DefaultTypeShow(project): GET "default-types/{project}" => "default_type.show", 62;
+    DefaultTypeUnset(project): DELETE "default-types/{project}" => "default_type.unset", 62;
+    ResourceFilters: GET "resource_filters" => "resource_filter.list", 33;
 }
 
 /// The catalogue's operation for `POST /volumes/{id}/action`, completed by the action.
@@ -196,6 +201,8 @@ pub const COLLECTIONS: &[&str] = &[
     "volume-transfers",
     "messages",
     "snapshots",
+    "default-types",
+    "resource_filters",
 ];
 
 fn not_found() -> ApiError {
@@ -454,6 +461,13 @@ impl Endpoint {
                 (Method::PUT, E::SnapshotMetadataKeyUpdate(s(1), s(3))),
                 (Method::DELETE, E::SnapshotMetadataKeyDelete(s(1), s(3))),
             ]),
+            ["default-types"] => pick(vec![(Method::GET, E::DefaultTypeList)]),
+            ["default-types", pid] if !pid.is_empty() => pick(vec![
+                (Method::PUT, E::DefaultTypeSet(s(1))),
+                (Method::GET, E::DefaultTypeShow(s(1))),
+                (Method::DELETE, E::DefaultTypeUnset(s(1))),
+            ]),
+            ["resource_filters"] => pick(vec![(Method::GET, E::ResourceFilters)]),
             _ => Err(not_found()),
         }
     }
@@ -577,6 +591,9 @@ mod tests {
             Ok("snapshot.metadata.delete_key"),
         );
         check(Method::PATCH, "snapshots/s", Err(405));
+        check(Method::PUT, "default-types/p", Ok("default_type.set"));
+        check(Method::POST, "default-types", Err(405));
+        check(Method::GET, "resource_filters", Ok("resource_filter.list"));
         check(Method::POST, "os-hosts", Err(405));
         check(Method::GET, "nothing/here", Err(404));
         check(Method::GET, "volumes/a/b/c/d", Err(404));

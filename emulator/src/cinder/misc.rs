@@ -14,77 +14,132 @@ pub async fn availability_zones(req: &Req) -> Result<Response, ApiError> {
     .into_response())
 }
 
-/// The extensions whose APIs the emulator has (Tempest wants "Hosts" among them).
-const EXTENSIONS: &[(&str, &str, &str)] = &[
-    ("Services", "os-services", "Services support."),
+/// Cinder's extension descriptors (name, alias, description, updated) for the APIs the
+/// emulator has, and only those: a resource added later (backups, snapshots, quota
+/// classes, manage) adds its row when it exists.
+const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
+    (
+        "AdminActions",
+        "os-admin-actions",
+        "Enable admin actions.",
+        "2012-08-25T00:00:00+00:00",
+    ),
+    (
+        "AvailabilityZones",
+        "os-availability-zone",
+        "Describe Availability Zones.",
+        "2013-06-27T00:00:00+00:00",
+    ),
+    (
+        "Capabilities",
+        "capabilities",
+        "Capabilities support.",
+        "2015-08-31T00:00:00+00:00",
+    ),
     (
         "ExtendedServices",
         "os-extended-services",
         "Extended services support.",
+        "2014-01-10T00:00:00-00:00",
     ),
-    ("Qos_specs_manage", "qos-specs", "QoS specs support."),
     (
-        "VolumeTransfer",
-        "os-volume-transfer",
-        "Volume transfer management support.",
+        "Hosts",
+        "os-hosts",
+        "Admin-only host administration.",
+        "2011-06-29T00:00:00+00:00",
+    ),
+    (
+        "Qos_specs_manage",
+        "qos-specs",
+        "QoS specs support.",
+        "2013-08-02T00:00:00+00:00",
+    ),
+    (
+        "Quotas",
+        "os-quota-sets",
+        "Quota management support.",
+        "2011-08-08T00:00:00+00:00",
     ),
     (
         "Scheduler_stats",
         "scheduler-stats",
         "Scheduler stats support.",
+        "2014-09-07T00:00:00+00:00",
     ),
-    ("Capabilities", "capabilities", "Capabilities support."),
     (
-        "AvailabilityZones",
-        "os-availability-zone",
-        "Describe Availability Zones.",
+        "Services",
+        "os-services",
+        "Services support.",
+        "2012-10-28T00:00:00-00:00",
     ),
-    ("Hosts", "os-hosts", "Admin-only host administration."),
-    ("QuotaSets", "os-quota-sets", "Quota management support."),
-    ("TypesManage", "os-types-manage", "Types manage support."),
     (
         "TypesExtraSpecs",
         "os-types-extra-specs",
         "Type extra specs support.",
+        "2011-08-24T00:00:00+00:00",
+    ),
+    (
+        "TypesManage",
+        "os-types-manage",
+        "Types manage support.",
+        "2011-08-24T00:00:00+00:00",
+    ),
+    (
+        "UsedLimits",
+        "os-used-limits",
+        "Provide data on limited resources that are being used.",
+        "2013-10-03T00:00:00+00:00",
     ),
     (
         "VolumeActions",
         "os-volume-actions",
         "Enable volume actions.",
-    ),
-    (
-        "VolumeAdminActions",
-        "os-admin-actions",
-        "Enable admin actions.",
-    ),
-    (
-        "VolumeTypeAccess",
-        "os-volume-type-access",
-        "Volume type access support.",
-    ),
-    (
-        "VolumeTenantAttribute",
-        "os-vol-tenant-attr",
-        "Expose the internal project_id as an attribute of a volume.",
+        "2012-05-31T00:00:00+00:00",
     ),
     (
         "VolumeHostAttribute",
         "os-vol-host-attr",
         "Expose host as an attribute of a volume.",
+        "2011-11-03T00:00:00+00:00",
     ),
     (
         "VolumeMigStatusAttribute",
         "os-vol-mig-status-attr",
         "Expose migration_status as an attribute of a volume.",
+        "2013-08-08T00:00:00+00:00",
+    ),
+    (
+        "VolumeTenantAttribute",
+        "os-vol-tenant-attr",
+        "Expose the internal project_id as an attribute of a volume.",
+        "2011-11-03T00:00:00+00:00",
+    ),
+    (
+        "VolumeTransfer",
+        "os-volume-transfer",
+        "Volume transfer management support.",
+        "2013-05-29T00:00:00+00:00",
+    ),
+    (
+        "VolumeTypeAccess",
+        "os-volume-type-access",
+        "Volume type access support.",
+        "2014-06-26T00:00:00Z",
+    ),
+    (
+        "VolumeTypeEncryption",
+        "encryption",
+        "Encryption support for volume types.",
+        "2013-07-01T00:00:00+00:00",
     ),
 ];
 
 pub async fn extensions(_req: &Req) -> Result<Response, ApiError> {
     let list: Vec<_> = EXTENSIONS
         .iter()
-        .map(|(name, alias, desc)| {
+        .map(|(name, alias, desc, updated)| {
             json!({"name": name, "alias": alias, "description": desc,
-                   "updated": "2013-04-18T00:00:00+00:00", "links": []})
+                   "updated": updated, "links": []})
         })
         .collect();
     Ok(Json(json!({ "extensions": list })).into_response())

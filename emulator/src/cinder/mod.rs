@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod attachments;
 pub mod backends;
+pub mod default_types;
 pub mod encryption;
 pub mod endpoint;
 pub mod group_types;
@@ -15,6 +16,9 @@ pub mod misc;
 pub mod params;
 pub mod qos;
 pub mod quotas;
+pub mod resource_filters;
+pub mod schema;
+pub mod schemas;
 pub mod services;
 pub mod snapshot_actions;
 pub mod snapshots;
@@ -328,6 +332,14 @@ async fn route(
 /// One `match`, one handler per endpoint.
 async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
     use Endpoint as E;
+    // Cinder's `@validation.schema`: the body against its schema, before the handler.
+    if !req.body.is_empty() {
+        if let Ok(body) = serde_json::from_slice::<Value>(&req.body) {
+            if let Some(schema) = schemas::for_request(&endpoint, req.mv, &body) {
+                schemas::check(schema, &body)?;
+            }
+        }
+    }
     match endpoint {
         E::Versions => Ok(Json(versions_doc(&req.app)).into_response()),
         E::VolumeList => volume_list::list(&req, false).await,
@@ -444,5 +456,10 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::SnapshotMetadataKeyDelete(id, k) => {
             snapshot_actions::metadata_key_delete(&req, &id, &k).await
         }
+        E::DefaultTypeList => default_types::list(&req).await,
+        E::DefaultTypeSet(pid) => default_types::set(&req, &pid).await,
+        E::DefaultTypeShow(pid) => default_types::show(&req, &pid).await,
+        E::DefaultTypeUnset(pid) => default_types::unset(&req, &pid).await,
+        E::ResourceFilters => resource_filters::list(&req).await,
     }
 }

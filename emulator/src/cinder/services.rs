@@ -154,10 +154,28 @@ pub async fn update(req: &Req, action: &str) -> Result<Response, ApiError> {
         }
         "freeze" | "thaw" => {
             refuse_unknown(&body, &["cluster", "host"])?;
-            string_field(&body, "cluster", true)?;
-            let host = string_field(&body, "host", false)?.ok_or_else(|| {
-                ApiError::bad_request("Invalid input received: Host field is missing.")
-            })?;
+            let cluster = string_field(&body, "cluster", true)?.filter(|c| !c.is_empty());
+            let host = string_field(&body, "host", true)?.filter(|h| !h.is_empty());
+            // `get_cluster_host`: from 3.26 exactly one of cluster and host; no clusters
+            // exist here, so a cluster name finds no service.
+            let host = match (req.mv.at_least(26), host, cluster) {
+                (true, Some(_), Some(_)) | (true, None, None) => {
+                    return Err(ApiError::bad_request(
+                        "Invalid input received: One and only one of cluster and host must be set.",
+                    ))
+                }
+                (true, None, Some(c)) => {
+                    return Err(ApiError::bad_request(format!(
+                        "No service found with cluster={c}"
+                    )))
+                }
+                (_, Some(h), _) => h,
+                (false, None, _) => {
+                    return Err(ApiError::bad_request(
+                        "Invalid input received: Host field is missing.",
+                    ))
+                }
+            };
             let frozen = action == "freeze";
             req.app
                 .domain

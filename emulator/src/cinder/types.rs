@@ -31,22 +31,36 @@ fn visible_type(req: &Req, raw: &str) -> Result<VolumeType, ApiError> {
         .ok_or_else(|| type_not_found(raw))
 }
 
+/// Cinder's `_parse_is_public` (admins only): absent is public only, `None` is all,
+/// otherwise a strict oslo boolean.
+fn is_public_filter(raw: Option<&str>) -> Result<Option<bool>, ApiError> {
+    match raw {
+        None => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("none") => Ok(None),
+        Some(v) => params::parse_bool(v)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request(format!("Invalid is_public filter [{v}]"))),
+    }
+}
+
+/// `GET /types`: a non-admin sees public types and the private ones shared with its
+/// project, whatever it asks; an admin chooses with `is_public` (true: public ones and
+/// those shared with its project; false: private ones; `None`: all).
 pub async fn list(req: &Req) -> Result<Response, ApiError> {
-    // Admins may ask for private types (`is_public=false`) or all (`None`).
-    let want_public = match req.query("is_public") {
-        Some(v) if v.eq_ignore_ascii_case("none") => None,
-        Some(v) if matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no") => Some(false),
-        _ => Some(true),
+    let want_public = if req.caller.is_admin {
+        is_public_filter(req.query("is_public"))?
+    } else {
+        Some(true)
     };
+    let project = req.caller.project_id.as_str();
     let types: Vec<Value> = req.app.domain.store.read(|s| {
         let mut ts: Vec<&VolumeType> = s
             .types
             .values()
-            .filter(|t| t.visible_to(&req.caller.project_id, req.caller.is_admin))
             .filter(|t| match want_public {
                 None => true,
-                Some(p) if req.caller.is_admin => t.is_public == p || (!p && !t.is_public),
-                Some(_) => true,
+                Some(true) => t.is_public || t.access.contains(project),
+                Some(false) => !t.is_public,
             })
             .filter(|t| req.query("name").is_none_or(|n| t.name == n))
             .collect();
@@ -69,7 +83,7 @@ pub async fn show_default(req: &Req) -> Result<Response, ApiError> {
         .app
         .domain
         .store
-        .view(|tx| types::default_type(tx, &world).cloned())?;
+        .view(|tx| types::default_for(tx, &world, &req.caller.project_id).cloned())?;
     Ok(
         Json(json!({ "volume_type": views::volume_type(req, &t, TypeView::Default) }))
             .into_response(),
@@ -318,7 +332,7 @@ pub async fn extra_spec_delete(req: &Req, raw: &str, key: &str) -> Result<Respon
 }
 
 pub async fn access_list(req: &Req, raw: &str) -> Result<Response, ApiError> {
-    req.require_admin("volume_extension:volume_type_access")?;
+    req.require_admin("volume_extension:volume_type_access:get_all_for_type")?;
     let t = visible_type(req, raw)?;
     if t.is_public {
         return Err(ApiError::not_found(
@@ -333,25 +347,26 @@ pub async fn access_list(req: &Req, raw: &str) -> Result<Response, ApiError> {
     Ok(Json(json!({ "volume_type_access": access })).into_response())
 }
 
+/// `POST /types/{id}/action`: `addProjectAccess` / `removeProjectAccess`. The body
+/// (one action key, Cinder's schema) is checked before the policy, as Cinder does.
 pub async fn action(req: &Req, raw: &str) -> Result<Response, ApiError> {
-    req.require_admin("volume_extension:volume_type_access:addProjectAccess")?;
     let body = req.json_value()?;
-    let (add, inner) = if let Some(i) = body.get("addProjectAccess") {
-        (true, i)
-    } else if let Some(i) = body.get("removeProjectAccess") {
-        (false, i)
-    } else {
-        return Err(ApiError::bad_request(
-            "There is no such action: expected addProjectAccess or removeProjectAccess",
-        ));
+    let (name, inner) = match body.as_object() {
+        Some(o) if o.len() == 1 => o.iter().next().expect("one key"),
+        _ => return Err(ApiError::bad_request("Malformed request body")),
     };
-    let project = inner
-        .get("project")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            ApiError::bad_request("Missing required element 'project' in request body.")
-        })?
-        .to_string();
+    let add = match name.as_str() {
+        "addProjectAccess" => true,
+        "removeProjectAccess" => false,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "There is no such action: {other}"
+            )))
+        }
+    };
+    super::schemas::check(super::schemas::type_access(add), &body)?;
+    req.require_admin(&format!("volume_extension:volume_type_access:{name}"))?;
+    let project = inner["project"].as_str().unwrap_or_default().to_string();
     let id = types::parse_id(raw)?;
     req.app
         .domain

@@ -107,67 +107,71 @@ pub fn parse_size(v: Option<&Value>, field: &str) -> Result<u64, ApiError> {
     }
 }
 
-const CREATE_KEYS: &[&str] = &[
-    "size",
-    "name",
-    "description",
-    "display_name",
-    "display_description",
-    "volume_type",
-    "metadata",
-    "availability_zone",
-    "snapshot_id",
-    "source_volid",
-    "imageRef",
-    "backup_id",
-    "group_id",
-    "consistencygroup_id",
-    "multiattach",
-    "scheduler_hints",
-    "source_replica",
-];
+/// The id a create body gives for `key` (`null` is absent), as Cinder prints it.
+fn reference(body: &Map<String, Value>, key: &str) -> Option<String> {
+    body.get(key)
+        .filter(|v| !v.is_null())
+        .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| py_repr(v)))
+}
 
-/// The sources a volume may be made from: a snapshot (`snapshot_id`) or a volume
-/// (`source_volid`, a clone), looked up by the domain (404 when unknown, as Cinder).
-/// No backups exist here, so a `backup_id` is Cinder's 404; an image is refused as
-/// not emulated.
-fn check_sources(body: &Map<String, Value>) -> Result<Option<VolumeSource>, ApiError> {
-    let given = |key: &str| body.get(key).filter(|v| !v.is_null());
-    let id_of = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| py_repr(v));
-    if let Some(v) = given("backup_id") {
+/// The source a volume is made from: a snapshot (`snapshot_id`, looked up first, as
+/// Cinder does) or a volume (`source_volid`, a clone). The domain looks it up (Cinder's
+/// 404 when the caller cannot see it).
+fn source(body: &Map<String, Value>) -> Option<VolumeSource> {
+    reference(body, "snapshot_id")
+        .map(VolumeSource::Snapshot)
+        .or_else(|| reference(body, "source_volid").map(VolumeSource::Volume))
+}
+
+/// Referenced ids, other than the volume's source, that name nothing the caller can
+/// see: Cinder's 404s, in Cinder's order (consistency group, group, backup). Backups
+/// are not emulated here yet, so any backup id is unknown.
+fn unknown_reference(req: &Req, body: &Map<String, Value>) -> Result<(), ApiError> {
+    for key in ["consistencygroup_id", "group_id"] {
+        if let Some(id) = reference(body, key) {
+            let caller = req.caller.clone();
+            req.app.domain.view(|tx| {
+                crate::volume::groups::get(tx, &caller, &id)
+                    .map(|_| ())
+                    .map_err(|_| ApiError::not_found(format!("Group {id} could not be found.")))
+            })?;
+        }
+    }
+    // Cinder looks a backup up only for a non-empty id.
+    if let Some(id) = reference(body, "backup_id").filter(|id| !id.is_empty()) {
         return Err(ApiError::not_found(format!(
-            "Backup {} could not be found.",
-            id_of(v)
+            "Backup {id} could not be found."
         )));
     }
-    if given("imageRef").is_some() {
+    Ok(())
+}
+
+/// Sources that exist but that this emulator cannot make a volume from.
+fn unsupported_source(body: &Map<String, Value>) -> Result<(), ApiError> {
+    if reference(body, "imageRef").is_some() {
         return Err(ApiError::bad_request(
             "Invalid input received: imageRef is not supported by this emulator (no images).",
         ));
     }
-    // Cinder looks the snapshot up first, then the source volume.
-    if let Some(v) = given("snapshot_id") {
-        return Ok(Some(VolumeSource::Snapshot(id_of(v))));
-    }
-    Ok(given("source_volid").map(|v| VolumeSource::Volume(id_of(v))))
+    Ok(())
 }
 
 pub async fn create(req: &Req) -> Result<Response, ApiError> {
+    // Unknown keys (3.53+) were refused by the schema (`schemas.rs`).
     let body = req.json_object("volume")?;
-    if req.mv.at_least(53) {
-        if let Some(extra) = body.keys().find(|k| !CREATE_KEYS.contains(&k.as_str())) {
-            return Err(ApiError::bad_request(format!(
-                "Invalid input for field/attribute volume. Value: {}. Additional properties are not allowed ('{extra}' was unexpected)",
-                py_repr(&Value::Object(body.clone()))
-            )));
-        }
-    }
-    let source = check_sources(&body)?;
-    if body.get("multiattach") == Some(&Value::Bool(true)) {
+    unknown_reference(req, &body)?;
+    unsupported_source(&body)?;
+    let multiattach = match body.get("multiattach") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => truthy(s),
+        _ => false,
+    };
+    if multiattach {
         return Err(ApiError::bad_request(
-            "Invalid input received: multiattach is no longer supported as a volume create argument; use a volume type with multiattach=\"<is> True\".",
+            "multiattach parameter has been removed. The default behavior is to use multiattach enabled volume types. Contact your administrator to create a multiattach enabled volume type and use it to create multiattach volumes.",
         ));
     }
+    let source = source(&body);
     // With a source, the size may be left out (or null): the source's.
     let size_gb = match body.get("size") {
         None | Some(Value::Null) if source.is_some() => None,
@@ -185,7 +189,8 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
         size_gb,
         name,
         description,
-        volume_type: field_str(&body, "volume_type", 255)?,
+        // Cinder: an empty type name is no type (the default).
+        volume_type: field_str(&body, "volume_type", 255)?.filter(|t| !t.is_empty()),
         metadata: field_metadata(&body, "metadata")?.unwrap_or_default(),
         availability_zone: field_str(&body, "availability_zone", 255)?,
         bootable: false,

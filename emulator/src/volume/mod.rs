@@ -2,6 +2,7 @@
 //! and the background jobs of the emulated volume service.
 
 pub mod attach;
+pub mod default_types;
 pub mod domain;
 pub mod encryption;
 pub mod filecopy;

@@ -89,7 +89,7 @@ pub fn create(
             .volume_type(src.volume_type_id)
             .cloned()
             .ok_or_else(|| ApiError::Internal("source's volume type is gone".into()))?,
-        (None, None) => default_type(tx, world)?.clone(),
+        (None, None) => super::types::default_for(tx, world, &caller.project_id)?.clone(),
     };
     if let Some(src) = &source {
         src.check_type(vtype.id)?;

@@ -144,8 +144,8 @@ pub fn quota_in_use(tx: &Tx<'_>, project_id: &str, resource: &str) -> i64 {
     }
 }
 
-/// `PUT /os-quota-sets/{pid}`: writes every limit, or none. With `check_usage`
-/// (Cinder's `skip_validation: false`) a limit below current usage is refused.
+/// `PUT /os-quota-sets/{pid}`: writes every limit, or none. With `check_usage` (what
+/// Cinder 29 always does) a limit below current usage is refused.
 pub fn set_quotas(
     tx: &mut Tx<'_>,
     project_id: &str,

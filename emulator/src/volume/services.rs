@@ -150,8 +150,10 @@ pub fn set_enabled(
     Ok(())
 }
 
-/// `PUT /os-services/freeze|thaw`: the volume service(s) on `host`; freezing also
-/// disables it with reason `frozen`, thawing enables it again, as cinder-volume does.
+/// `PUT /os-services/freeze|thaw`: the volume service on `host` (Cinder's host filter:
+/// `host`, `host@backend`); freezing also disables it with reason `frozen`, thawing
+/// enables it with an empty reason, as cinder-volume does. Cinder's refusals: no such
+/// service, several backends behind a bare host, already (not) frozen.
 pub fn set_frozen(
     tx: &mut Tx<'_>,
     world: &World,
@@ -164,14 +166,22 @@ pub fn set_frozen(
         .map(|b| b.service_host())
         .filter(|h| host_matches(host, h))
         .collect();
-    let Some(first) = targets.first() else {
-        return Err(ApiError::bad_request(format!(
-            "Invalid input received: Service {host} could not be found."
-        )));
+    let target = match targets.as_slice() {
+        [] => {
+            return Err(ApiError::bad_request(format!(
+                "No service found with host={host}"
+            )))
+        }
+        [one] => one.clone(),
+        _ => {
+            return Err(ApiError::bad_request(
+                "Services from different clusters found.",
+            ))
+        }
     };
-    let key = state_key(first, VOLUME_BINARY);
+    let key = state_key(&target, VOLUME_BINARY);
     let mut s = tx.record::<ServiceState>(&key).unwrap_or(ServiceState {
-        host: first.clone(),
+        host: target.clone(),
         binary: VOLUME_BINARY.to_string(),
         disabled: false,
         disabled_reason: None,
@@ -179,11 +189,10 @@ pub fn set_frozen(
         modified_at: now(),
     });
     if s.frozen == frozen {
-        return Err(ApiError::bad_request(if frozen {
-            "Invalid input received: Host is already Frozen."
-        } else {
-            "Invalid input received: Host is NOT Frozen."
-        }));
+        let expected = if frozen { "False" } else { "True" };
+        return Err(ApiError::bad_request(format!(
+            "Invalid input received: No service could be changed: frozen in ['{target}'] must be {expected} to failover."
+        )));
     }
     s.frozen = frozen;
     s.disabled = frozen;

@@ -42,7 +42,20 @@ pub fn find<'t>(
         })
 }
 
-/// The world's default type (`GET /types/default`).
+/// The project's default type (3.62 `/default-types`) if one is set, else the
+/// world's: what volume create and `GET /types/default` use.
+pub fn default_for<'t>(
+    tx: &'t Tx<'_>,
+    world: &World,
+    project_id: &str,
+) -> Result<&'t VolumeType, ApiError> {
+    match super::default_types::for_project(tx, project_id) {
+        Some(t) => Ok(t),
+        None => default_type(tx, world),
+    }
+}
+
+/// The world's default type.
 pub fn default_type<'t>(tx: &'t Tx<'_>, world: &World) -> Result<&'t VolumeType, ApiError> {
     tx.types()
         .find(|t| t.name == world.default_volume_type)
@@ -103,13 +116,17 @@ pub fn update(tx: &mut Tx<'_>, id: Uuid, change: TypeUpdate) -> Result<VolumeTyp
     Ok(t)
 }
 
-/// `DELETE /types/{id}`: never the default type, never one in use.
+/// `DELETE /types/{id}`: never a project's default (3.62), never the world's default
+/// type, never one in use.
 pub fn delete(tx: &mut Tx<'_>, world: &World, id: Uuid) -> Result<(), ApiError> {
     let t = stored(tx, id)?;
-    if t.name == "__DEFAULT__" || t.name == world.default_volume_type {
-        return Err(ApiError::bad_request(
-            "Target volume type is the default volume type and cannot be deleted.",
-        ));
+    if super::default_types::in_use(tx, id)
+        || t.name == "__DEFAULT__"
+        || t.name == world.default_volume_type
+    {
+        return Err(ApiError::bad_request(format!(
+            "The volume type {id} is a default volume type and cannot be deleted."
+        )));
     }
     if tx.volumes().any(|v| v.volume_type_id == id) {
         return Err(ApiError::bad_request("Target volume type is still in use."));
