@@ -615,6 +615,16 @@ fn routes() -> Vec<Route> {
             404,
         ),
         r(Cinder, "GET", "/messages", None, 200, 200),
+        r(
+            Cinder,
+            "POST",
+            "/groups/action",
+            Some(
+                json!({"create-from-src": {"source_group_id": "00000000-0000-0000-0000-000000000000"}}),
+            ),
+            404,
+            404,
+        ),
         r(Cinder, "GET", "/snapshots", None, 200, 200),
         r(Cinder, "GET", "/snapshots/detail", None, 200, 200),
         r(

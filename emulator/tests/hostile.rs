@@ -328,6 +328,7 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/messages", None),
     ("GET", "/messages/{aid}", None),
     ("DELETE", "/messages/{aid}", None),
+    ("POST", "/groups/action", Some("create-from-src")),
     ("GET", "/snapshots", None),
     ("GET", "/snapshots/detail", None),
     ("POST", "/snapshots", Some("snapshot")),

@@ -263,3 +263,73 @@ fn snapshots_and_their_bytes_survive_a_restart_and_interrupted_deletes_resume() 
     api.wait_status(&restored, "available");
     assert_eq!(read_through(&api, &restored, 4096, data.len()).0, data);
 }
+
+#[test]
+fn a_group_from_a_source_group_clones_its_volumes_with_their_bytes() {
+    let env = spawn_emulator();
+    let admin = env.admin().at("3.20");
+    let (_, gt) = admin.post("/group_types", json!({"group_type": {"name": "g"}}));
+    let gtid = gt["group_type"]["id"].as_str().unwrap().to_string();
+    let (code, vt) = admin.post("/types", json!({"volume_type": {"name": "grouped"}}));
+    assert_eq!(code, 200, "{vt}");
+    let vtid = vt["volume_type"]["id"].as_str().unwrap().to_string();
+    let (code, body) = admin.post(
+        "/groups",
+        json!({"group": {"name": "src", "group_type": gtid, "volume_types": [vtid]}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let gid = body["group"]["id"].as_str().unwrap().to_string();
+    let from = |body: Value| admin.post("/groups/action", json!({ "create-from-src": body }));
+    let (code, body) = from(json!({"source_group_id": gid, "name": "empty"}));
+    assert_eq!(
+        (code, message(&body)),
+        (
+            400,
+            "Invalid group: Source Group is empty. No group will be created.".into()
+        )
+    );
+    let (code, body) = admin.post(
+        "/volumes",
+        json!({"volume": {"size": 1, "volume_type": vtid, "group_id": gid}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let vid = body["volume"]["id"].as_str().unwrap().to_string();
+    admin.wait_status(&vid, "available");
+    let data = pattern(0x5a);
+    write_through(&admin, &vid, &data, &[1 << 20]);
+
+    assert_eq!(
+        env.admin().at("3.13").post("/groups/action", json!({})).0,
+        404
+    );
+    let (code, body) = from(json!({"name": "x"}));
+    assert_eq!(code, 400);
+    assert!(message(&body).contains("is not valid under any of the given schemas"));
+    let nil = "00000000-0000-0000-0000-000000000000";
+    let (code, body) = from(json!({"source_group_id": nil}));
+    assert_eq!(
+        (code, message(&body)),
+        (404, format!("Group {nil} could not be found."))
+    );
+    let (code, body) = from(json!({"source_group_id": gid, "name": " copy "}));
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["group"]["name"], "copy");
+    let copy = body["group"]["id"].as_str().unwrap().to_string();
+    let (_, vols) = admin.get("/volumes/detail");
+    let clones: Vec<String> = vols["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["group_id"] == copy.as_str())
+        .map(|v| {
+            assert_eq!(v["source_volid"], vid.as_str());
+            v["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(clones.len(), 1);
+    admin.wait_status(&clones[0], "available");
+    assert_eq!(
+        read_through(&admin, &clones[0], 1 << 20, data.len()).0,
+        data
+    );
+}

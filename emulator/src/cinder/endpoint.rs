@@ -115,6 +115,8 @@ endpoints! {
     GroupList: GET "groups" => "group.list", 13;
     GroupListDetail: GET "groups/detail" => "group.list_detail", 13;
     GroupCreate: POST "groups" => "group.create", 13;
+    /// `POST /groups/action` `create-from-src` (3.14).
+    GroupCreateFromSrc: POST "groups/action" => "group.create_from_src", 14;
     GroupShow(id): GET "groups/{id}" => "group.show", 13;
     GroupUpdate(id): PUT "groups/{id}" => "group.update", 13;
     /// `POST /groups/{id}/action`: `delete` or `reset_status` (3.20).
@@ -353,6 +355,7 @@ impl Endpoint {
                 (Method::POST, E::GroupCreate),
             ]),
             ["groups", "detail"] => pick(vec![(Method::GET, E::GroupListDetail)]),
+            ["groups", "action"] => pick(vec![(Method::POST, E::GroupCreateFromSrc)]),
             ["groups", id] if !id.is_empty() => pick(vec![
                 (Method::GET, E::GroupShow(s(1))),
                 (Method::PUT, E::GroupUpdate(s(1))),

@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod backends;
 pub mod encryption;
 pub mod endpoint;
+pub mod group_sources;
 pub mod group_types;
 pub mod groups;
 pub mod messages;
@@ -390,6 +391,7 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::GroupList => groups::list(&req, false).await,
         E::GroupListDetail => groups::list(&req, true).await,
         E::GroupCreate => groups::create(&req).await,
+        E::GroupCreateFromSrc => group_sources::create_from_src(&req).await,
         E::GroupShow(id) => groups::show(&req, &id).await,
         E::GroupUpdate(id) => groups::update(&req, &id).await,
         E::GroupAction(id) => groups::action(&req, &id).await,

@@ -181,6 +181,34 @@ impl Domain {
         Ok(())
     }
 
+    /// `POST /groups/action` `create-from-src` with a source group: the group, and
+    /// its clones' create jobs started.
+    pub async fn create_group_from_group(
+        &self,
+        caller: Caller,
+        source: String,
+        name: Option<String>,
+        description: Option<String>,
+    ) -> Result<super::groups::Group, ApiError> {
+        let world = self.world.clone();
+        let (g, clones) = self
+            .write(move |tx| {
+                super::group_sources::create_from_group(
+                    tx,
+                    &world,
+                    &caller,
+                    &source,
+                    name,
+                    description,
+                )
+            })
+            .await?;
+        for id in clones {
+            jobs::spawn(self, id, Job::Create);
+        }
+        Ok(g)
+    }
+
     /// `os-extend`: `extending`, and the job started.
     pub async fn extend_volume(
         &self,
