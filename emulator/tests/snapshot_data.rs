@@ -333,3 +333,111 @@ fn a_group_from_a_source_group_clones_its_volumes_with_their_bytes() {
         data
     );
 }
+
+#[test]
+fn a_group_snapshot_takes_every_volume_and_a_group_made_from_it_has_their_bytes() {
+    let env = spawn_emulator();
+    let admin = env.admin().at("3.20");
+    let (_, gt) = admin.post("/group_types", json!({"group_type": {"name": "gs"}}));
+    let gtid = gt["group_type"]["id"].as_str().unwrap().to_string();
+    let (_, vt) = admin.post("/types", json!({"volume_type": {"name": "gs-type"}}));
+    let vtid = vt["volume_type"]["id"].as_str().unwrap().to_string();
+    let (code, body) = admin.post(
+        "/groups",
+        json!({"group": {"name": "src", "group_type": gtid, "volume_types": [vtid]}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let gid = body["group"]["id"].as_str().unwrap().to_string();
+    let mut vols = Vec::new();
+    for tag in [0x21u8, 0x42] {
+        let (code, body) = admin.post(
+            "/volumes",
+            json!({"volume": {"size": 1, "volume_type": vtid, "group_id": gid}}),
+        );
+        assert_eq!(code, 202, "{body}");
+        let vid = body["volume"]["id"].as_str().unwrap().to_string();
+        admin.wait_status(&vid, "available");
+        write_through(&admin, &vid, &pattern(tag), &[8192]);
+        vols.push((vid, tag));
+    }
+    let (code, body) = admin.post(
+        "/group_snapshots",
+        json!({"group_snapshot": {"group_id": gid, "name": "gs1"}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["group_snapshot"]["group_type_id"], gtid.as_str());
+    let gsid = body["group_snapshot"]["id"].as_str().unwrap().to_string();
+    let wait_gs = |status: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (code, body) = admin.get(&format!("/group_snapshots/{gsid}"));
+            if (status == "deleted" && code == 404) || body["group_snapshot"]["status"] == status {
+                return body;
+            }
+            assert!(std::time::Instant::now() < deadline, "{body}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    wait_gs("available");
+    let (_, snaps) = admin.get("/snapshots/detail");
+    let members: Vec<&Value> = snaps["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["group_snapshot_id"] == gsid.as_str())
+        .collect();
+    assert_eq!(members.len(), 2, "{snaps}");
+    assert!(members.iter().all(|s| s["status"] == "available"));
+    let member = members[0]["id"].as_str().unwrap().to_string();
+    let (code, body) = admin.delete(&format!("/snapshots/{member}"));
+    assert_eq!(
+        code, 400,
+        "a member goes only with its group snapshot: {body}"
+    );
+
+    let (code, body) = admin.post(
+        "/groups/action",
+        json!({"create-from-src": {"group_snapshot_id": gsid, "name": "copy"}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let copy = body["group"]["id"].as_str().unwrap().to_string();
+    let (_, all) = admin.get("/volumes/detail");
+    let made: Vec<Value> = all["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["group_id"] == copy.as_str())
+        .cloned()
+        .collect();
+    assert_eq!(made.len(), 2);
+    for v in &made {
+        let id = v["id"].as_str().unwrap();
+        admin.wait_status(id, "available");
+        let sid = v["snapshot_id"].as_str().unwrap();
+        let (_, s) = admin.get(&format!("/snapshots/{sid}"));
+        let origin = s["snapshot"]["volume_id"].as_str().unwrap();
+        let tag = vols.iter().find(|(vid, _)| vid == origin).unwrap().1;
+        assert_eq!(read_through(&admin, id, 8192, 64 * 1024).0, pattern(tag));
+    }
+
+    let demo = env.login("demo", "demo").at("3.20");
+    let (code, body) = demo.post(
+        &format!("/group_snapshots/{gsid}/action"),
+        json!({"reset_status": {"status": "error"}}),
+    );
+    assert_eq!(code, 404, "another project's: {body}");
+    let (code, _) = admin.post(
+        &format!("/group_snapshots/{gsid}/action"),
+        json!({"reset_status": {"status": "error"}}),
+    );
+    assert_eq!(code, 202);
+    wait_gs("error");
+    assert_eq!(admin.delete(&format!("/group_snapshots/{gsid}")).0, 202);
+    wait_gs("deleted");
+    let (_, snaps) = admin.get("/snapshots");
+    assert!(snaps["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["id"] != member.as_str()));
+}

@@ -1,6 +1,5 @@
 //! `POST /groups/action` with `create-from-src` (3.14): a group from a source group
-//! (its volumes cloned). Group snapshots are not emulated, so a `group_snapshot_id` is
-//! Cinder's 404.
+//! (its volumes cloned) or from a group snapshot (a volume from each snapshot).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -48,19 +47,23 @@ pub async fn create_from_src(req: &Req) -> Result<Response, ApiError> {
             )))
         }
     };
-    if let Some(gs) = snapshot {
-        return Err(ApiError::not_found(format!(
-            "GroupSnapshot {gs} could not be found."
-        )));
-    }
     let trim = |v: Option<String>| v.map(|s| s.trim().to_string());
     let name = trim(field_str(&body, "name", 255)?);
     let description = trim(field_str(&body, "description", 255)?);
-    let g = req
-        .app
-        .domain
-        .create_group_from_group(req.caller.clone(), source.to_string(), name, description)
-        .await?;
+    let domain = &req.app.domain;
+    let caller = req.caller.clone();
+    let g = match snapshot {
+        Some(gs) => {
+            domain
+                .create_group_from_group_snapshot(caller, gs.to_string(), name, description)
+                .await?
+        }
+        None => {
+            domain
+                .create_group_from_group(caller, source.to_string(), name, description)
+                .await?
+        }
+    };
     let body = json!({"group": {"id": g.id.to_string(), "name": g.name}});
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
