@@ -187,6 +187,7 @@ fn workload(
     model: &mut Model,
     rng: &mut StdRng,
     notify: &mpsc::Sender<usize>,
+    acked: &mut usize,
 ) -> InFlight {
     for op in 0..200 {
         let _ = notify.send(op);
@@ -238,8 +239,9 @@ fn workload(
             }
             _ => new_volume(api, model, json!({"size": 1}), Vol::default()),
         };
-        if let Err(in_flight) = result {
-            return in_flight;
+        match result {
+            Ok(()) => *acked += 1,
+            Err(in_flight) => return in_flight,
         }
     }
     panic!("the server was never killed");
@@ -446,6 +448,7 @@ fn sigkill_amid_snapshots_and_clones_loses_nothing_acknowledged() {
     let mut in_flight = InFlight::Nothing;
     let mut interrupted: BTreeMap<String, usize> = BTreeMap::new();
     let mut checked = 0;
+    let mut acked = 0;
     for _ in 0..kill_points {
         let api = Api::login(&server.base);
         checked += verify(&api, &data, &mut model, &in_flight);
@@ -464,7 +467,7 @@ fn sigkill_amid_snapshots_and_clones_loses_nothing_acknowledged() {
                 child.kill().unwrap();
                 child.wait().unwrap();
             });
-            let r = workload(&api, &mut model, &mut rng, &tx);
+            let r = workload(&api, &mut model, &mut rng, &tx, &mut acked);
             drop(tx);
             h.join().unwrap();
             r
@@ -477,9 +480,10 @@ fn sigkill_amid_snapshots_and_clones_loses_nothing_acknowledged() {
     let api = Api::login(&server.base);
     checked += verify(&api, &data, &mut model, &in_flight);
     println!(
-        "crash::snapshots: seed {seed}: {kill_points} kill points, {} snapshots and {} volumes live, {checked} written ranges verified, interrupted: {interrupted:?}",
+        "crash::snapshots: seed {seed}: {kill_points} kill points, {acked} operations acknowledged, {} snapshots and {} volumes live, {checked} written ranges verified, interrupted: {interrupted:?}",
         model.snaps.len(),
         model.vols.len()
     );
     assert!(checked > 0, "no bytes were checked");
+    assert!(acked > 0, "nothing was acknowledged");
 }

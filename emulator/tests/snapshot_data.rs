@@ -263,3 +263,181 @@ fn snapshots_and_their_bytes_survive_a_restart_and_interrupted_deletes_resume() 
     api.wait_status(&restored, "available");
     assert_eq!(read_through(&api, &restored, 4096, data.len()).0, data);
 }
+
+#[test]
+fn a_group_from_a_source_group_clones_its_volumes_with_their_bytes() {
+    let env = spawn_emulator();
+    let admin = env.admin().at("3.20");
+    let (_, gt) = admin.post("/group_types", json!({"group_type": {"name": "g"}}));
+    let gtid = gt["group_type"]["id"].as_str().unwrap().to_string();
+    let (code, vt) = admin.post("/types", json!({"volume_type": {"name": "grouped"}}));
+    assert_eq!(code, 200, "{vt}");
+    let vtid = vt["volume_type"]["id"].as_str().unwrap().to_string();
+    let (code, body) = admin.post(
+        "/groups",
+        json!({"group": {"name": "src", "group_type": gtid, "volume_types": [vtid]}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let gid = body["group"]["id"].as_str().unwrap().to_string();
+    let from = |body: Value| admin.post("/groups/action", json!({ "create-from-src": body }));
+    let (code, body) = from(json!({"source_group_id": gid, "name": "empty"}));
+    assert_eq!(
+        (code, message(&body)),
+        (
+            400,
+            "Invalid group: Source Group is empty. No group will be created.".into()
+        )
+    );
+    let (code, body) = admin.post(
+        "/volumes",
+        json!({"volume": {"size": 1, "volume_type": vtid, "group_id": gid}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let vid = body["volume"]["id"].as_str().unwrap().to_string();
+    admin.wait_status(&vid, "available");
+    let data = pattern(0x5a);
+    write_through(&admin, &vid, &data, &[1 << 20]);
+
+    assert_eq!(
+        env.admin().at("3.13").post("/groups/action", json!({})).0,
+        404
+    );
+    let (code, body) = from(json!({"name": "x"}));
+    assert_eq!(code, 400);
+    assert!(message(&body).contains("is not valid under any of the given schemas"));
+    let nil = "00000000-0000-0000-0000-000000000000";
+    let (code, body) = from(json!({"source_group_id": nil}));
+    assert_eq!(
+        (code, message(&body)),
+        (404, format!("Group {nil} could not be found."))
+    );
+    let (code, body) = from(json!({"source_group_id": gid, "name": " copy "}));
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["group"]["name"], "copy");
+    let copy = body["group"]["id"].as_str().unwrap().to_string();
+    let (_, vols) = admin.get("/volumes/detail");
+    let clones: Vec<String> = vols["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["group_id"] == copy.as_str())
+        .map(|v| {
+            assert_eq!(v["source_volid"], vid.as_str());
+            v["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(clones.len(), 1);
+    admin.wait_status(&clones[0], "available");
+    assert_eq!(
+        read_through(&admin, &clones[0], 1 << 20, data.len()).0,
+        data
+    );
+}
+
+#[test]
+fn a_group_snapshot_takes_every_volume_and_a_group_made_from_it_has_their_bytes() {
+    let env = spawn_emulator();
+    let admin = env.admin().at("3.20");
+    let (_, gt) = admin.post("/group_types", json!({"group_type": {"name": "gs"}}));
+    let gtid = gt["group_type"]["id"].as_str().unwrap().to_string();
+    let (_, vt) = admin.post("/types", json!({"volume_type": {"name": "gs-type"}}));
+    let vtid = vt["volume_type"]["id"].as_str().unwrap().to_string();
+    let (code, body) = admin.post(
+        "/groups",
+        json!({"group": {"name": "src", "group_type": gtid, "volume_types": [vtid]}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let gid = body["group"]["id"].as_str().unwrap().to_string();
+    let mut vols = Vec::new();
+    for tag in [0x21u8, 0x42] {
+        let (code, body) = admin.post(
+            "/volumes",
+            json!({"volume": {"size": 1, "volume_type": vtid, "group_id": gid}}),
+        );
+        assert_eq!(code, 202, "{body}");
+        let vid = body["volume"]["id"].as_str().unwrap().to_string();
+        admin.wait_status(&vid, "available");
+        write_through(&admin, &vid, &pattern(tag), &[8192]);
+        vols.push((vid, tag));
+    }
+    let (code, body) = admin.post(
+        "/group_snapshots",
+        json!({"group_snapshot": {"group_id": gid, "name": "gs1"}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["group_snapshot"]["group_type_id"], gtid.as_str());
+    let gsid = body["group_snapshot"]["id"].as_str().unwrap().to_string();
+    let wait_gs = |status: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (code, body) = admin.get(&format!("/group_snapshots/{gsid}"));
+            if (status == "deleted" && code == 404) || body["group_snapshot"]["status"] == status {
+                return body;
+            }
+            assert!(std::time::Instant::now() < deadline, "{body}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    wait_gs("available");
+    let (_, snaps) = admin.get("/snapshots/detail");
+    let members: Vec<&Value> = snaps["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["group_snapshot_id"] == gsid.as_str())
+        .collect();
+    assert_eq!(members.len(), 2, "{snaps}");
+    assert!(members.iter().all(|s| s["status"] == "available"));
+    let member = members[0]["id"].as_str().unwrap().to_string();
+    let (code, body) = admin.delete(&format!("/snapshots/{member}"));
+    assert_eq!(
+        code, 400,
+        "a member goes only with its group snapshot: {body}"
+    );
+
+    let (code, body) = admin.post(
+        "/groups/action",
+        json!({"create-from-src": {"group_snapshot_id": gsid, "name": "copy"}}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let copy = body["group"]["id"].as_str().unwrap().to_string();
+    let (_, all) = admin.get("/volumes/detail");
+    let made: Vec<Value> = all["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["group_id"] == copy.as_str())
+        .cloned()
+        .collect();
+    assert_eq!(made.len(), 2);
+    for v in &made {
+        let id = v["id"].as_str().unwrap();
+        admin.wait_status(id, "available");
+        let sid = v["snapshot_id"].as_str().unwrap();
+        let (_, s) = admin.get(&format!("/snapshots/{sid}"));
+        let origin = s["snapshot"]["volume_id"].as_str().unwrap();
+        let tag = vols.iter().find(|(vid, _)| vid == origin).unwrap().1;
+        assert_eq!(read_through(&admin, id, 8192, 64 * 1024).0, pattern(tag));
+    }
+
+    let demo = env.login("demo", "demo").at("3.20");
+    let (code, body) = demo.post(
+        &format!("/group_snapshots/{gsid}/action"),
+        json!({"reset_status": {"status": "error"}}),
+    );
+    assert_eq!(code, 404, "another project's: {body}");
+    let (code, _) = admin.post(
+        &format!("/group_snapshots/{gsid}/action"),
+        json!({"reset_status": {"status": "error"}}),
+    );
+    assert_eq!(code, 202);
+    wait_gs("error");
+    assert_eq!(admin.delete(&format!("/group_snapshots/{gsid}")).0, 202);
+    wait_gs("deleted");
+    let (_, snaps) = admin.get("/snapshots");
+    assert!(snaps["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["id"] != member.as_str()));
+}

@@ -115,6 +115,8 @@ endpoints! {
     GroupList: GET "groups" => "group.list", 13;
     GroupListDetail: GET "groups/detail" => "group.list_detail", 13;
     GroupCreate: POST "groups" => "group.create", 13;
+    /// `POST /groups/action` `create-from-src` (3.14).
+    GroupCreateFromSrc: POST "groups/action" => "group.create_from_src", 14;
     GroupShow(id): GET "groups/{id}" => "group.show", 13;
     GroupUpdate(id): PUT "groups/{id}" => "group.update", 13;
     /// `POST /groups/{id}/action`: `delete` or `reset_status` (3.20).
@@ -157,6 +159,13 @@ endpoints! {
     MessageList: GET "messages" => "message.list", 3;
     MessageShow(id): GET "messages/{id}" => "message.show", 3;
     MessageDelete(id): DELETE "messages/{id}" => "message.delete", 3;
+    GroupSnapshotList: GET "group_snapshots" => "group_snapshot.list", 14;
+    GroupSnapshotListDetail: GET "group_snapshots/detail" => "group_snapshot.list_detail", 14;
+    GroupSnapshotCreate: POST "group_snapshots" => "group_snapshot.create", 14;
+    GroupSnapshotShow(id): GET "group_snapshots/{id}" => "group_snapshot.show", 14;
+    GroupSnapshotDelete(id): DELETE "group_snapshots/{id}" => "group_snapshot.delete", 14;
+    /// `reset_status` (3.19).
+    GroupSnapshotAction(id): POST "group_snapshots/{id}/action" => "group_snapshot.action", 19;
     SnapshotList: GET "snapshots" => "snapshot.list", 0;
     SnapshotListDetail: GET "snapshots/detail" => "snapshot.list_detail", 0;
     SnapshotCreate: POST "snapshots" => "snapshot.create", 0;
@@ -203,6 +212,7 @@ pub const COLLECTIONS: &[&str] = &[
     "snapshots",
     "default-types",
     "resource_filters",
+    "group_snapshots",
 ];
 
 fn not_found() -> ApiError {
@@ -360,6 +370,7 @@ impl Endpoint {
                 (Method::POST, E::GroupCreate),
             ]),
             ["groups", "detail"] => pick(vec![(Method::GET, E::GroupListDetail)]),
+            ["groups", "action"] => pick(vec![(Method::POST, E::GroupCreateFromSrc)]),
             ["groups", id] if !id.is_empty() => pick(vec![
                 (Method::GET, E::GroupShow(s(1))),
                 (Method::PUT, E::GroupUpdate(s(1))),
@@ -438,6 +449,18 @@ impl Endpoint {
                 (Method::GET, E::MessageShow(s(1))),
                 (Method::DELETE, E::MessageDelete(s(1))),
             ]),
+            ["group_snapshots"] => pick(vec![
+                (Method::GET, E::GroupSnapshotList),
+                (Method::POST, E::GroupSnapshotCreate),
+            ]),
+            ["group_snapshots", "detail"] => pick(vec![(Method::GET, E::GroupSnapshotListDetail)]),
+            ["group_snapshots", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::GroupSnapshotShow(s(1))),
+                (Method::DELETE, E::GroupSnapshotDelete(s(1))),
+            ]),
+            ["group_snapshots", id, "action"] if !id.is_empty() => {
+                pick(vec![(Method::POST, E::GroupSnapshotAction(s(1)))])
+            }
             ["snapshots"] => pick(vec![
                 (Method::GET, E::SnapshotList),
                 (Method::POST, E::SnapshotCreate),

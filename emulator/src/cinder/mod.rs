@@ -8,6 +8,8 @@ pub mod backends;
 pub mod default_types;
 pub mod encryption;
 pub mod endpoint;
+pub mod group_snapshots;
+pub mod group_sources;
 pub mod group_types;
 pub mod groups;
 pub mod messages;
@@ -402,6 +404,7 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::GroupList => groups::list(&req, false).await,
         E::GroupListDetail => groups::list(&req, true).await,
         E::GroupCreate => groups::create(&req).await,
+        E::GroupCreateFromSrc => group_sources::create_from_src(&req).await,
         E::GroupShow(id) => groups::show(&req, &id).await,
         E::GroupUpdate(id) => groups::update(&req, &id).await,
         E::GroupAction(id) => groups::action(&req, &id).await,
@@ -437,6 +440,12 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::MessageList => messages::list(&req).await,
         E::MessageShow(id) => messages::show(&req, &id).await,
         E::MessageDelete(id) => messages::delete(&req, &id).await,
+        E::GroupSnapshotList => group_snapshots::list(&req, false).await,
+        E::GroupSnapshotListDetail => group_snapshots::list(&req, true).await,
+        E::GroupSnapshotCreate => group_snapshots::create(&req).await,
+        E::GroupSnapshotShow(id) => group_snapshots::show(&req, &id).await,
+        E::GroupSnapshotDelete(id) => group_snapshots::delete(&req, &id).await,
+        E::GroupSnapshotAction(id) => group_snapshots::action(&req, &id).await,
         E::SnapshotList => snapshots::list(&req, false).await,
         E::SnapshotListDetail => snapshots::list(&req, true).await,
         E::SnapshotCreate => snapshots::create(&req).await,

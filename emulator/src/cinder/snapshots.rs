@@ -57,7 +57,7 @@ fn summary(s: &Snapshot) -> Map<String, Value> {
 pub fn detail(req: &Req, s: &Snapshot, view: SnapshotView) -> Value {
     let mut o = summary(s);
     if req.mv.at_least(14) {
-        o.insert("group_snapshot_id".into(), Value::Null);
+        o.insert("group_snapshot_id".into(), json!(s.group_snapshot_id));
     }
     if req.mv.at_least(41) {
         o.insert("user_id".into(), json!(s.user_id));

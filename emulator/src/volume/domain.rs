@@ -181,6 +181,92 @@ impl Domain {
         Ok(())
     }
 
+    /// `POST /groups/action` `create-from-src` with a source group: the group, and
+    /// its clones' create jobs started.
+    pub async fn create_group_from_group(
+        &self,
+        caller: Caller,
+        source: String,
+        name: Option<String>,
+        description: Option<String>,
+    ) -> Result<super::groups::Group, ApiError> {
+        let world = self.world.clone();
+        let (g, clones) = self
+            .write(move |tx| {
+                super::group_sources::create_from_group(
+                    tx,
+                    &world,
+                    &caller,
+                    &source,
+                    name,
+                    description,
+                )
+            })
+            .await?;
+        for id in clones {
+            jobs::spawn(self, id, Job::Create);
+        }
+        Ok(g)
+    }
+
+    /// `POST /group_snapshots`: the group snapshot, and its snapshots' copy jobs.
+    pub async fn create_group_snapshot(
+        &self,
+        caller: Caller,
+        group: String,
+        name: Option<String>,
+        description: Option<String>,
+    ) -> Result<super::group_snapshots::GroupSnapshot, ApiError> {
+        let world = self.world.clone();
+        let (gs, snaps) = self
+            .write(move |tx| {
+                super::group_snapshots::create(tx, &world, &caller, &group, name, description)
+            })
+            .await?;
+        for s in &snaps {
+            super::snapshot_jobs::spawn_create(self, s);
+        }
+        Ok(gs)
+    }
+
+    /// `DELETE /group_snapshots/{id}`: `deleting`, and its snapshots' delete jobs.
+    pub async fn delete_group_snapshot(&self, caller: Caller, raw: String) -> Result<(), ApiError> {
+        let snaps = self
+            .write(move |tx| super::group_snapshots::begin_delete(tx, &caller, &raw))
+            .await?;
+        for (volume_id, snapshot_id) in snaps {
+            super::snapshot_jobs::spawn_delete(self, volume_id, snapshot_id);
+        }
+        Ok(())
+    }
+
+    /// `create-from-src` with a group snapshot: the group, and its volumes' create jobs.
+    pub async fn create_group_from_group_snapshot(
+        &self,
+        caller: Caller,
+        source: String,
+        name: Option<String>,
+        description: Option<String>,
+    ) -> Result<super::groups::Group, ApiError> {
+        let world = self.world.clone();
+        let (g, vols) = self
+            .write(move |tx| {
+                super::group_snapshots::create_group_from(
+                    tx,
+                    &world,
+                    &caller,
+                    &source,
+                    name,
+                    description,
+                )
+            })
+            .await?;
+        for id in vols {
+            jobs::spawn(self, id, Job::Create);
+        }
+        Ok(g)
+    }
+
     /// `os-extend`: `extending`, and the job started.
     pub async fn extend_volume(
         &self,

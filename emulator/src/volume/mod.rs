@@ -7,6 +7,8 @@ pub mod domain;
 pub mod encryption;
 pub mod filecopy;
 pub mod files;
+pub mod group_snapshots;
+pub mod group_sources;
 pub mod group_types;
 pub mod groups;
 pub mod hooks;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::domain::Domain;
 use super::files::VolumeFiles;
+use super::group_snapshots::{self, GroupSnapshot};
 use super::hooks::Job;
 use super::jobs;
 use super::model::Volume;
@@ -119,6 +120,19 @@ pub async fn recover(domain: &Domain) -> Result<(), ApiError> {
                 }
             }
             Ok(resume)
+        })
+        .await?;
+    // Group snapshots follow their snapshots as settled above.
+    domain
+        .write(|tx| {
+            for gs in tx.records::<GroupSnapshot>() {
+                match gs.status.as_str() {
+                    "creating" => group_snapshots::settle(tx, gs.id),
+                    "deleting" => group_snapshots::after_member_deleted(tx, gs.id),
+                    _ => {}
+                }
+            }
+            Ok(())
         })
         .await?;
     let files = domain.files.clone();

@@ -37,6 +37,9 @@ pub struct Snapshot {
     /// The volume's size when the snapshot was taken (`volume_size`).
     pub size_gb: u64,
     pub metadata: BTreeMap<String, String>,
+    /// The group snapshot it was taken as part of.
+    #[serde(default)]
+    pub group_snapshot_id: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: Timestamp,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -213,6 +216,7 @@ pub fn create(
         progress: "0%".into(),
         size_gb: v.size_gb,
         metadata: req.metadata,
+        group_snapshot_id: None,
         created_at: now(),
         updated_at: None,
     };
@@ -232,6 +236,13 @@ pub fn begin_delete(
     force: bool,
 ) -> Result<Snapshot, ApiError> {
     let mut s = visible(tx, caller, raw)?;
+    if s.group_snapshot_id.is_some() {
+        return Err(ApiError::bad_request(if force {
+            "Invalid snapshot: Snapshot  must not be part of a group."
+        } else {
+            DELETE_REFUSED
+        }));
+    }
     let event = if force {
         SnapshotEvent::ForceDeleteRequested
     } else {
@@ -269,12 +280,14 @@ pub fn cascade_volume_delete(
     if !cascade {
         return Err(refused());
     }
+    // Snapshots of a group snapshot go only with it, as Cinder's filters say.
     let deletable = |s: &Snapshot| {
-        force
-            || matches!(
-                s.status,
-                SnapshotStatus::Available | SnapshotStatus::Error | SnapshotStatus::Deleting
-            )
+        s.group_snapshot_id.is_none()
+            && (force
+                || matches!(
+                    s.status,
+                    SnapshotStatus::Available | SnapshotStatus::Error | SnapshotStatus::Deleting
+                ))
     };
     let foreign = |s: &Snapshot| !caller.is_admin && s.project_id != caller.project_id;
     if snaps.iter().any(|s| !deletable(s) || foreign(s)) {
@@ -409,6 +422,9 @@ pub fn finish_create(tx: &mut Tx<'_>, id: Uuid, ok: bool) -> Result<(), ApiError
             s.progress = "100%".into();
         }
         tx.put_record(&s);
+        if let Some(gs) = s.group_snapshot_id {
+            super::group_snapshots::settle(tx, gs);
+        }
     }
     Ok(())
 }
@@ -423,6 +439,9 @@ pub fn finish_delete(tx: &mut Tx<'_>, id: Uuid, ok: bool) -> Result<(), ApiError
     }
     if ok {
         tx.remove_record::<Snapshot>(&id.to_string());
+        if let Some(gs) = s.group_snapshot_id {
+            super::group_snapshots::after_member_deleted(tx, gs);
+        }
     } else if apply(&mut s, SnapshotEvent::DeleteFailed).is_ok() {
         tx.put_record(&s);
     }
