@@ -18,6 +18,7 @@ mod dashboard;
 mod faults;
 mod hostile;
 mod keystone;
+mod keystone_admin;
 mod load;
 mod qos_transfers;
 mod quotas;
