@@ -718,3 +718,32 @@ fn identities_grants_and_application_credentials_survive_a_restart() {
         201
     );
 }
+
+#[test]
+fn admin_operations_have_names_fault_rules_can_match() {
+    use crate::fault_support::Control;
+    let env = spawn_emulator();
+    let ctl = Control::new(&env);
+    ctl.add(json!({"id": "pc", "operation": "keystone.project.create", "trigger": {"first": 1}, "effect": "503"}));
+    let admin = Ks::of(&env, &env.admin());
+    let body = json!({"project": {"name": "flaky"}});
+    let (s, b) = admin.post("projects", body.clone());
+    assert_eq!(s, 503, "{b}");
+    assert_eq!(b["error"]["code"], 503, "Keystone's envelope: {b}");
+    assert_eq!(
+        admin.get("projects?name=flaky").1["projects"],
+        json!([]),
+        "nothing made"
+    );
+    let (s, b) = admin.post("projects", body);
+    assert_eq!(s, 201, "{b}");
+    let e = ctl.wait_for_request("project create", |e| e["rule"] == "pc");
+    assert_eq!(e["operation"], "keystone.project.create");
+    let (s, b) = ctl_try(&env, "keystone.nothing.create");
+    assert_eq!(s, 400, "an unknown Keystone operation is refused: {b}");
+}
+
+fn ctl_try(env: &Env, op: &str) -> (u16, Value) {
+    crate::fault_support::Control::new(env)
+        .try_add(&json!({"operation": op, "effect": "503"}).to_string())
+}
