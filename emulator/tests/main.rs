@@ -19,6 +19,7 @@ mod faults;
 mod hostile;
 mod keystone;
 mod keystone_admin;
+mod keystone_crash;
 mod load;
 mod qos_transfers;
 mod quotas;
