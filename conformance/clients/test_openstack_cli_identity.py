@@ -4,10 +4,11 @@ the assignment list), the new user working in its own project, application crede
 credentials do."""
 
 import json
+import os
 import subprocess
 import uuid
 
-from common import check, finish
+from common import check, cloud_auth, finish
 
 TAG = uuid.uuid4().hex[:8]
 PROJECT = f"proj-{TAG}"
@@ -26,15 +27,25 @@ def osc(*args, ok=True):
     return json.loads(p.stdout) if "json" in args else p.stdout
 
 
-def app_cred_args(cred_id, secret):
-    """Global options for authenticating with an application credential only."""
-    return [
-        "--os-auth-type", "v3applicationcredential",
-        "--os-application-credential-id", cred_id,
-        "--os-application-credential-secret", secret,
-        "--os-username", "", "--os-password", "", "--os-project-name", "",
-        "--os-project-domain-name", "", "--os-user-domain-name", "",
-    ]
+def with_app_cred(cred_id, secret, *args, ok=True):
+    """Runs `openstack ARGS` authenticated by an application credential alone (no
+    clouds.yaml: its password auth block would be mixed in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(
+        OS_AUTH_URL=cloud_auth()["auth_url"],
+        OS_AUTH_TYPE="v3applicationcredential",
+        OS_APPLICATION_CREDENTIAL_ID=cred_id,
+        OS_APPLICATION_CREDENTIAL_SECRET=secret,
+        OS_IDENTITY_API_VERSION="3",
+        OS_VOLUME_API_VERSION="3",
+        OS_REGION_NAME="RegionOne",
+        OS_INTERFACE="public",
+    )
+    p = subprocess.run(["openstack", *args], capture_output=True, text=True, timeout=120, env=env)
+    if not ok:
+        return p
+    assert p.returncode == 0, f"openstack {' '.join(args)} exited {p.returncode}: {p.stderr.strip()[-300:]}"
+    return json.loads(p.stdout) if "json" in args else p.stdout
 
 
 @check("cli project create")
@@ -98,18 +109,19 @@ def _():
 @check("cli application credential create, then authenticate with it")
 def _():
     c = osc(*AS_USER, "application", "credential", "create", "--role", "member", f"app-{TAG}", "-f", "json")
-    s["cred"] = (c["id"], c["secret"])
-    assert c["project_id"] == s["project"] and c["secret"], c
+    s["cred"] = (c["ID"], c["Secret"])
+    assert c["Project ID"] == s["project"] and c["Secret"], c
+    assert sorted(r["name"] for r in c["Roles"]) == ["member", "reader"], c
     listed = osc(*AS_USER, "application", "credential", "list", "-f", "json")
-    assert [x["ID"] for x in listed] == [c["id"]], listed
-    vols = osc(*app_cred_args(*s["cred"]), "volume", "list", "-f", "json")
+    assert [x["ID"] for x in listed] == [c["ID"]], listed
+    vols = with_app_cred(*s["cred"], "volume", "list", "-f", "json")
     assert [x["ID"] for x in vols] == [s["volume"]], vols
 
 
 @check("cli application credential delete ends it")
 def _():
     osc(*AS_USER, "application", "credential", "delete", s["cred"][0])
-    p = osc(*app_cred_args(*s["cred"]), "volume", "list", ok=False)
+    p = with_app_cred(*s["cred"], "volume", "list", ok=False)
     assert p.returncode != 0 and "401" in p.stderr, p.stderr
 
 
