@@ -747,3 +747,79 @@ fn ctl_try(env: &Env, op: &str) -> (u16, Value) {
     crate::fault_support::Control::new(env)
         .try_add(&json!({"operation": op, "effect": "503"}).to_string())
 }
+
+#[test]
+fn hostile_admin_requests_get_clear_errors_and_change_nothing() {
+    let env = spawn_emulator();
+    let admin = env.admin();
+    let url = |p: &str| format!("{}/identity/v3/{p}", env.emu.base_url);
+    let send = |method: Method, path: &str, body: Vec<u8>| {
+        let resp = client()
+            .request(method, url(path))
+            .header("X-Auth-Token", &admin.token)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().unwrap_or(Value::Null))
+    };
+    let (s, b) = send(Method::POST, "projects", b"{not json".to_vec());
+    assert_eq!(s, 400, "{b}");
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Expecting to find valid JSON in request body."));
+    let (s, b) = send(Method::POST, "users", b"[1, 2]".to_vec());
+    assert_eq!(
+        (s, b["error"]["message"].as_str()),
+        (400, Some("[1, 2] is not of type 'object'"))
+    );
+    let (s, b) = send(Method::POST, "roles", br#"{"role": "admin"}"#.to_vec());
+    assert_eq!(s, 400);
+    assert_eq!(
+        b["error"]["message"],
+        "Invalid input for field 'role': 'admin' is not of type 'object'"
+    );
+    let (s, _) = send(
+        Method::POST,
+        "projects",
+        br#"{"project": {"name": 7}}"#.to_vec(),
+    );
+    assert_eq!(s, 400);
+    let long = "x".repeat(65);
+    let (s, b) = send(
+        Method::POST,
+        "projects",
+        json!({"project": {"name": long}}).to_string().into_bytes(),
+    );
+    assert_eq!(s, 400, "{b}");
+    let (s, b) = send(Method::POST, "projects", vec![b' '; 200_000]);
+    assert_eq!(s, 413, "{b}");
+    assert_eq!(b["error"]["code"], 413);
+    let (s, b) = send(Method::PUT, "projects", Vec::new());
+    assert_eq!(s, 405, "{b}");
+    let (s, b) = send(Method::GET, "users/..%2F..%2Fetc", Vec::new());
+    assert_eq!(s, 404, "{b}");
+    let (s, b) = send(
+        Method::PATCH,
+        "projects/abc",
+        br#"{"project": {"id": "other"}}"#.to_vec(),
+    );
+    assert_eq!(s, 400, "{b}");
+    // Nothing was made by any of it.
+    let ks = Ks::of(&env, &admin);
+    let (_, projects) = ks.get("projects");
+    assert_eq!(
+        names(&projects, "projects"),
+        ["admin", "alt_demo", "demo", "service"]
+    );
+    // No token, or a bad one: 401 with Keystone's body.
+    let (s, b) = Ks {
+        base: env.emu.base_url.clone(),
+        token: "junk".into(),
+    }
+    .get("projects");
+    assert_eq!(s, 401);
+    assert_eq!(b["error"]["title"], "Unauthorized");
+}
