@@ -85,9 +85,20 @@ pub struct Role {
     pub origin: Origin,
 }
 
-/// The id of a world or bootstrap role.
+/// The id of a world or bootstrap role (bootstrap's are computed once: every token
+/// check asks for them).
 pub fn role_id(name: &str) -> String {
-    derived_keystone_id("role", name)
+    static BOOTSTRAP: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let ids = BOOTSTRAP.get_or_init(|| {
+        BOOTSTRAP_ROLES
+            .iter()
+            .map(|n| derived_keystone_id("role", n))
+            .collect()
+    });
+    match BOOTSTRAP_ROLES.iter().position(|n| *n == name) {
+        Some(i) => ids[i].clone(),
+        None => derived_keystone_id("role", name),
+    }
 }
 
 /// One read view of every identity; cheap to make.
