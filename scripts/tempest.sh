@@ -10,7 +10,9 @@
 # Exits non-zero when any test failed; the last line is Tempest's totals.
 #
 # Needs the release binary (scripts/test-all.sh builds it first). Environment:
-# TEMPEST_VENV (default <repo>/.venv-tempest), PYTHON (default python3),
+# TEMPEST_CREDENTIALS (`static`, the default: the pre-provisioned accounts; `dynamic`:
+# admin credentials only, Tempest makes a project and user per test class through
+# Keystone's admin API), TEMPEST_VENV (default <repo>/.venv-tempest), PYTHON (default python3),
 # TEMPEST_REGEX (default ^tempest\.api\.volume\.), TEMPEST_KEEP=1 (keep the work dir
 # with tempest.log and emulator.log and print its path).
 set -euo pipefail
@@ -24,6 +26,11 @@ REGEX=${TEMPEST_REGEX:-'^tempest\.api\.volume\.'}
 READY_TIMEOUT_S=60
 RUN_TIMEOUT_S=900
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/cinderbox-emulator
+CREDENTIALS=${TEMPEST_CREDENTIALS:-static}
+case $CREDENTIALS in
+static | dynamic) ;;
+*) echo "TEMPEST_CREDENTIALS must be static or dynamic, not '$CREDENTIALS'" >&2; exit 2 ;;
+esac
 
 say() { echo "# $*"; }
 
@@ -80,9 +87,19 @@ say "emulator at $BASE"
 mkdir -p "$WORK/run" "$WORK/locks"
 cp "$HERE/accounts.yaml" "$WORK/accounts.yaml"
 sed -e "s#@BASE@#$BASE#g" -e "s#@WORK@#$WORK#g" "$HERE/tempest.conf.in" >"$WORK/tempest.conf"
+if [[ $CREDENTIALS == dynamic ]]; then
+    # Dynamic credentials: only the default world's admin is given; Tempest creates
+    # (and afterwards deletes) a project and user per test class. Neutron is marked
+    # unavailable here: the dynamic provider would otherwise clean up each project's
+    # security groups through it, and the emulator has no Neutron.
+    sed -i -e 's#^use_dynamic_credentials = False#use_dynamic_credentials = True\nadmin_username = admin\nadmin_password = admin\nadmin_project_name = admin\nadmin_domain_name = Default#' \
+        -e '/^test_accounts_file = /d' -e 's#^neutron = True#neutron = False#' "$WORK/tempest.conf"
+    grep -q '^use_dynamic_credentials = True' "$WORK/tempest.conf" ||
+        { echo "tempest.conf.in has no 'use_dynamic_credentials = False' line to switch" >&2; exit 1; }
+fi
 
 # --- run --------------------------------------------------------------------------
-say "tempest run --regex '$REGEX' (serial)"
+say "tempest run --regex '$REGEX' (serial, $CREDENTIALS credentials)"
 set +e
 (cd "$WORK/run" && timeout "$RUN_TIMEOUT_S" "$VENV/bin/tempest" run \
     --config-file "$WORK/tempest.conf" --regex "$REGEX" \
@@ -101,8 +118,8 @@ totals=$(sed -n '/^Totals$/,/^Sum of execute time/p' "$WORK/run.out" |
     grep -E '^(Ran:| - )' | sed -e 's/^ - //' | paste -sd ',' - | sed -e 's/,/, /g')
 if [[ -z $totals ]]; then
     tail -n 30 "$WORK/run.out"
-    echo "Tempest tempest.api.volume: no totals (tempest exited $rc)"
+    echo "Tempest tempest.api.volume ($CREDENTIALS credentials): no totals (tempest exited $rc)"
     exit 1
 fi
-echo "Tempest tempest.api.volume: $totals"
+echo "Tempest tempest.api.volume ($CREDENTIALS credentials): $totals"
 exit "$rc"

@@ -2,7 +2,8 @@
 # Runs every test: the Rust workspace (unit, black-box, fault, reliability and
 # conformance tests; no network), upstream glance_store through its adapter (which
 # installs its venv from PyPI), then against the release emulator: upstream Tempest's
-# tempest.api.volume (scripts/tempest.sh), the dashboard in headless Chromium
+# tempest.api.volume (scripts/tempest.sh, with static accounts, then with dynamic
+# credentials), the dashboard in headless Chromium
 # (scripts/browser-test.sh, screenshot in target/dashboard.png), the benchmark's quick
 # smoke run, the real OpenStack clients (openstack CLI, cinderclient, openstacksdk), and
 # last the `cinderbox` Python wheel and its pytest fixtures (python/run-tests.sh).
@@ -22,8 +23,11 @@ cargo test -p cinderbox-conformance --features upstream-python --locked \
 echo "== release build (emulator for the clients, benchmark)"
 cargo build --release --workspace --locked
 
-echo "== upstream Tempest (tempest.api.volume) against the release emulator"
+echo "== upstream Tempest (tempest.api.volume) against the release emulator, static accounts"
 bash scripts/tempest.sh
+
+echo "== upstream Tempest (tempest.api.volume), dynamic credentials (Keystone's admin API)"
+TEMPEST_CREDENTIALS=dynamic bash scripts/tempest.sh
 
 echo "== benchmark smoke run (--quick; numbers are reported, never asserted)"
 target/release/cinderbox-bench --quick --out target/bench-quick.json

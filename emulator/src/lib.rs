@@ -7,6 +7,7 @@ pub mod config;
 pub mod edge;
 pub mod error;
 pub mod faults;
+pub mod identity;
 pub mod keystone;
 pub mod nfs;
 pub mod reqlog;

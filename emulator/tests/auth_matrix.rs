@@ -987,6 +987,7 @@ fn expired_token(env: &Env, user_token_body: &Value) -> String {
         issued_at_us: now_us - 3_600_000_000,
         expires_at_us: now_us - 1_000_000,
         audit_id: new_audit_id(),
+        app_cred_id: None,
     })
 }
 

@@ -19,6 +19,8 @@ mod dashboard;
 mod faults;
 mod hostile;
 mod keystone;
+mod keystone_admin;
+mod keystone_crash;
 mod load;
 mod qos_transfers;
 mod quotas;

@@ -353,7 +353,7 @@ impl Faults {
     fn volume_facts(&self, volume_id: Uuid) -> Facts {
         let mut facts = Facts::default();
         if let Some((project_id, v)) = matching::stored_volume(&self.store, volume_id) {
-            facts.project_name = self.world.project(&project_id).map(|p| p.name.clone());
+            facts.project_name = project_name(&self.store, &self.world, &project_id);
             facts.project_id = Some(project_id);
             facts.volume = Some(v);
         }
@@ -372,12 +372,13 @@ impl Faults {
                 let by_id = p.get("id").and_then(Value::as_str).map(str::to_string);
                 by_id.or_else(|| {
                     let name = p.get("name").and_then(Value::as_str)?;
-                    let found = world.projects.iter().find(|x| x.name == name);
-                    Some(
-                        found
-                            .map(|x| x.id.clone())
-                            .unwrap_or_else(|| name.to_string()),
-                    )
+                    let found = store.view(|tx| {
+                        crate::identity::directory::Directory::new(tx, world)
+                            .projects()
+                            .into_iter()
+                            .find(|x| x.name == name)
+                    });
+                    Some(found.map(|x| x.id).unwrap_or_else(|| name.to_string()))
                 })
             });
         }
@@ -406,10 +407,21 @@ impl Faults {
             path: Some(call.path.to_string()),
             project_name: project_id
                 .as_deref()
-                .and_then(|p| world.project(p))
-                .map(|p| p.name.clone()),
+                .and_then(|p| project_name(store, world, p)),
             project_id,
             volume,
         }
     }
+}
+
+/// A project's name, from the world file or the Keystone admin API's projects.
+fn project_name(store: &Store, world: &World, project_id: &str) -> Option<String> {
+    if let Some(p) = world.project(project_id) {
+        return Some(p.name.clone());
+    }
+    store.view(|tx| {
+        crate::identity::directory::Directory::new(tx, world)
+            .project(project_id)
+            .map(|p| p.name)
+    })
 }

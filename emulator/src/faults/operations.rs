@@ -63,8 +63,8 @@ pub fn volume_actions() -> impl Iterator<Item = &'static str> {
     ACTIONS.iter().chain(UNIMPLEMENTED_ACTIONS).copied()
 }
 
-/// Keystone operations that consult fault rules.
-pub const KEYSTONE: &[&str] = &["keystone.token.create"];
+/// Keystone operations that consult fault rules: its operation catalogue's.
+pub const KEYSTONE: &[&str] = crate::keystone::catalogue::OPERATIONS;
 
 /// Operations whose work finishes in a background job: the only ones a `transition`
 /// effect can change.

@@ -29,6 +29,9 @@ pub struct TokenPayload {
     pub expires_at_us: i64,
     #[serde(rename = "a")]
     pub audit_id: String,
+    /// The application credential the token was made from, if any.
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub app_cred_id: Option<String>,
 }
 
 #[derive(Clone)]
@@ -124,6 +127,7 @@ mod tests {
             issued_at_us: 1,
             expires_at_us: 2,
             audit_id: new_audit_id(),
+            app_cred_id: None,
         }
     }
 
