@@ -76,7 +76,7 @@ enum Digests {
 }
 
 /// Reads the file in the driver's chunk size and computes `which` on this one thread, with
-/// the driver's implementations (OpenSSL md5, RustCrypto sha256 with SHA-NI where the CPU
+/// the driver's implementations (RustCrypto's md5, and sha256 with SHA-NI where the CPU
 /// has it): MB/s.
 fn hashing(src: &Path, which: Digests) -> anyhow::Result<f64> {
     let t0 = Instant::now();
