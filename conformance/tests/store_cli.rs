@@ -11,68 +11,10 @@ use driver_support::{hash_all, Admin, Generated, GIB, MIB};
 use store_cli_support::{cli, cli_with_stdin, world, Cloud, TokenCounter};
 
 /// The spec's Example 1 exactly as printed (indentation removed).
-const EXAMPLE_1: &str = "[DEFAULT]
-# list of enabled stores identified by their property group name
-enabled_backends = fast:cinder,slow:cinder
-
-# the default store, if not set glance-api service will not start
-[glance_store]
-default_backend = fast
-
-# conf props for fast store instance
-[fast]
-rootwrap_config = /etc/glance/rootwrap.conf
-cinder_volume_type = glance-fast
-description = Really fast and expensive storage
-cinder_catalog_info = volumev2::publicURL
-cinder_store_auth_address = http://localhost/identity/v3
-cinder_store_user_name = glance
-cinder_store_password = admin
-cinder_store_project_name = service
-# etc..
-
-# conf props for slow store instance
-[slow]
-rootwrap_config = /etc/glance/rootwrap.conf
-cinder_volume_type = glance-slow
-description = Slower but less expensive storage
-cinder_catalog_info = volumev2::publicURL
-cinder_store_auth_address = http://localhost/identity/v3
-cinder_store_user_name = glance
-cinder_store_password = admin
-cinder_store_project_name = service
-# etc..
-";
+const EXAMPLE_1: &str = include_str!("../../fixtures/glance-api/spec-example-1.conf");
 
 /// The spec's Example 2 "after upgrade" exactly as printed (indentation removed).
-const EXAMPLE_2_AFTER: &str = "[DEFAULT]
-enabled_backends = old:cinder, new:cinder
-
-[glance_store]
-default_backend = new
-
-[new]
-rootwrap_config = /etc/glance/rootwrap.conf
-cinder_volume_type = glance-new
-description = Newly defined second (cinder) store
-cinder_catalog_info = volumev2::publicURL
-cinder_store_auth_address = http://localhost/identity/v3
-cinder_store_user_name = glance
-cinder_store_password = admin
-cinder_store_project_name = service
-# etc..
-
-[old]
-rootwrap_config = /etc/glance/rootwrap.conf
-cinder_volume_type = glance-old # as per old cinder.conf
-description = Previously existing (cinder) store
-cinder_catalog_info = volumev2::publicURL
-cinder_store_auth_address = http://localhost/identity/v3
-cinder_store_user_name = glance
-cinder_store_password = admin
-cinder_store_project_name = service
-# etc..
-";
+const EXAMPLE_2_AFTER: &str = include_str!("../../fixtures/glance-api/spec-example-2-after.conf");
 
 /// Only the auth address changes: it points at the emulator.
 fn pointed_at(example: &str, identity: &str) -> String {
@@ -375,6 +317,28 @@ fn every_exit_code_with_and_without_json() {
     // the directory and the unknown store created nothing; the rest cleaned up
     cli(&good, &["delete", &location]).expect(0, "delete");
     admin.assert_nothing_left("after the exit codes");
+    // an unknown option warns once per command, in a store's and in the shared section,
+    // however many stores the command checks
+    let typo = cloud.config(
+        "typo.conf",
+        &format!(
+            "[DEFAULT]\nenabled_backends = fast:cinder, slow:cinder\n[glance_store]\ndefault_backend = fast\n\
+             [backend_defaults]\ncinder_bogus_default = 1\n{}cinder_volume_typo = x\n{}",
+            store("fast", "glance-fast", &identity, "admin"),
+            store("slow", "glance-slow", &identity, "admin")
+        ),
+    );
+    for args in [vec!["stores"], vec!["size", location.as_str()]] {
+        let run = cli(&typo, &args);
+        for key in ["cinder_bogus_default", "cinder_volume_typo"] {
+            let warnings = run
+                .stderr
+                .lines()
+                .filter(|l| l.contains(key) && l.contains("unknown option"))
+                .count();
+            assert_eq!(warnings, 1, "{key} in {args:?}: {run:#?}");
+        }
+    }
     // a batch with a bad row: every input line has its output line, the error said once
     let batch = cli(&good, &["upgrade-location", "cinder://bad", missing]).expect(2, "batch");
     assert_eq!(

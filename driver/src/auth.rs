@@ -9,7 +9,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::backoff::poll_delay;
+use crate::backoff::{retry, Next, Schedule};
 use crate::config::{CatalogInfo, CinderOptions, Credentials, Secret};
 use crate::error::{envelope_message, redact, DriverError};
 
@@ -237,26 +237,24 @@ impl Session {
             auth_url: credentials.auth_url().to_string(),
             message,
         };
-        let mut attempt = 0;
-        let response = loop {
-            let sent = self.http.post(&url).json(&body).send();
-            let retryable = match &sent {
-                Ok(r) => matches!(r.status().as_u16(), 502..=504),
-                Err(e) => e.is_connect() || e.is_timeout(),
-            };
-            if retryable && attempt < self.retries {
-                std::thread::sleep(poll_delay(attempt));
-                attempt += 1;
-                continue;
-            }
-            break sent.map_err(|e| DriverError::Unreachable {
-                store: self.store.clone(),
-                service: "Keystone",
-                method: "POST".into(),
-                url: url.clone(),
-                message: e.without_url().to_string(),
-            })?;
+        let unreachable = |e: reqwest::Error| DriverError::Unreachable {
+            store: self.store.clone(),
+            service: "Keystone",
+            method: "POST".into(),
+            url: url.clone(),
+            message: e.without_url().to_string(),
         };
+        // A 502-504 or a refused or timed-out connection is retried like a Cinder call; the
+        // retries' "error" is the last outcome, which may be a 502 answer to report.
+        let response = retry(&Schedule::retries(self.retries), |_| {
+            match self.http.post(&url).json(&body).send() {
+                Ok(r) if matches!(r.status().as_u16(), 502..=504) => Next::Again(Ok(r)),
+                Ok(r) => Next::Done(Ok(r)),
+                Err(e) if e.is_connect() || e.is_timeout() => Next::Again(Err(unreachable(e))),
+                Err(e) => Next::Done(Err(Err(unreachable(e)))),
+            }
+        })
+        .or_else(|last| last)?;
         let status = response.status();
         let token = response
             .headers()

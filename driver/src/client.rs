@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::{AuthInfo, Session};
-use crate::backoff::poll_delay;
+use crate::backoff::{retry, Next, Schedule};
 use crate::config::CinderOptions;
 use crate::error::{envelope_message, redact, ConfigError, DriverError};
 
@@ -248,44 +248,60 @@ impl CinderClient {
             Method::GET | Method::PUT | Method::DELETE | Method::HEAD
         );
         let mut reauthenticated = false;
-        let mut attempt: u32 = 0;
-        // bounded: each pass either returns or consumes a retry or the single re-auth
-        loop {
-            let auth = self.session.current()?;
-            let outcome = self.send_once(&auth, &method, path, body);
+        retry(&Schedule::retries(self.retries), |attempt| {
+            let send = || {
+                self.session.current().map(|auth| {
+                    let outcome = self.send_once(&auth, &method, path, body);
+                    (auth, outcome)
+                })
+            };
+            let mut sent = send();
+            // a 401 re-authenticates once per call, without using up a retry
+            if matches!(&sent, Ok((_, Ok((401, _, _))))) && !reauthenticated {
+                reauthenticated = true;
+                self.session.invalidate();
+                sent = send();
+            }
+            let (auth, outcome) = match sent {
+                Ok(sent) => sent,
+                Err(e) => return Next::Done(Err(e)),
+            };
+            // None: final; Some(None): after the schedule's sleep; Some(Some(d)): after d
             let retry_wait = match &outcome {
                 Ok((status, _, _)) if (200..300).contains(status) => None,
-                Ok((401, _, _)) if !reauthenticated => {
-                    reauthenticated = true;
-                    self.session.invalidate();
-                    continue;
+                Ok((413, Some(after), _)) => {
+                    Some(Some(Duration::from_secs(*after).min(MAX_RETRY_AFTER)))
                 }
-                Ok((413, Some(after), _)) => Some(Duration::from_secs(*after).min(MAX_RETRY_AFTER)),
-                Ok((503, _, _)) => Some(poll_delay(attempt)),
-                Ok((502 | 504, _, _)) if idempotent => Some(poll_delay(attempt)),
+                Ok((503, _, _)) => Some(None),
+                Ok((502 | 504, _, _)) if idempotent => Some(None),
                 // upstream retries attachment deletes on 500
-                Ok((500, _, _)) if method == Method::DELETE => Some(poll_delay(attempt)),
+                Ok((500, _, _)) if method == Method::DELETE => Some(None),
                 Err(DriverError::Unreachable { .. } | DriverError::RequestTimeout { .. })
                     if idempotent =>
                 {
-                    Some(poll_delay(attempt))
+                    Some(None)
                 }
                 _ => None,
             };
-            match (retry_wait, outcome) {
-                (Some(wait), _) if attempt < self.retries => {
-                    tracing::debug!(store = %self.store, %method, path, attempt, "retrying Cinder call");
-                    std::thread::sleep(wait);
-                    attempt += 1;
-                }
-                (_, Ok((status, _, text))) if (200..300).contains(&status) => return Ok(text),
-                (_, Ok((status, _, text))) => {
+            let result = match outcome {
+                Ok((status, _, text)) if (200..300).contains(&status) => Ok(text),
+                Ok((status, _, text)) => {
                     let text = redact(text, &[auth.token.expose()]);
-                    return Err(self.status_error(&method, path, status, &text));
+                    Err(self.status_error(&method, path, status, &text))
                 }
-                (_, Err(e)) => return Err(e),
+                Err(e) => Err(e),
+            };
+            match (retry_wait, result) {
+                (Some(wait), Err(e)) => {
+                    tracing::debug!(store = %self.store, %method, path, attempt, "retrying Cinder call");
+                    match wait {
+                        Some(after) => Next::AgainAfter(e, after),
+                        None => Next::Again(e),
+                    }
+                }
+                (_, result) => Next::Done(result),
             }
-        }
+        })
     }
 
     fn status_error(&self, method: &Method, path: &str, status: u16, text: &str) -> DriverError {

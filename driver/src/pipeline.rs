@@ -1,16 +1,17 @@
-//! The upload pipeline: a fixed pool of chunk buffers, and md5 and the multihash each on
-//! its own thread, so hashing overlaps reading and writing while memory stays bounded.
+//! The upload pipeline: a fixed pool of chunk buffers; md5, the multihash and the write to
+//! the volume each on its own thread, so reading, hashing and writing overlap while memory
+//! stays bounded by the pool.
 
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::io::Write;
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use md5::{Digest, Md5};
-use sha2::{Sha256, Sha512};
+use sha2::{Digest, Sha256, Sha512};
 
-use crate::hashing::{hex, Checksums, HashAlgo};
+use crate::hashing::{hex, Checksums, HashAlgo, Md5};
 
-/// Buffers in the pool: one being filled or written, the others queued for the hashers.
+/// Buffers in the pool: one being filled, the others queued for the hashers and the writer.
 /// The pipeline never holds more than `POOL_BUFFERS × chunk` bytes of image data.
 pub const POOL_BUFFERS: usize = 4;
 
@@ -108,12 +109,7 @@ pub struct ParallelHasher {
 
 impl ParallelHasher {
     pub fn new(algo: HashAlgo) -> ParallelHasher {
-        let md5 = spawn_hasher(
-            "cinderbox-md5",
-            Md5::new(),
-            |h, b| h.update(b),
-            |h| hex(&h.finalize()),
-        );
+        let md5 = spawn_hasher("cinderbox-md5", Md5::new(), Md5::update, Md5::finish_hex);
         let multi_state = match algo {
             HashAlgo::Sha256 => Multi::Sha256(Sha256::new()),
             HashAlgo::Sha512 => Multi::Sha512(Sha512::new()),
@@ -156,6 +152,54 @@ impl ParallelHasher {
     }
 }
 
+/// Chunks queued for the writer thread of `write_behind`.
+pub struct WriteQueue {
+    tx: SyncSender<Chunk>,
+}
+
+/// The writer thread has stopped (its write failed; `write_behind` returns why).
+#[derive(Debug)]
+pub struct WriterStopped;
+
+impl WriteQueue {
+    /// Queues a chunk to be written after those queued before it.
+    pub fn send(&self, chunk: Chunk) -> Result<(), WriterStopped> {
+        self.tx.send(chunk).map_err(|_| WriterStopped)
+    }
+}
+
+/// Runs `feed` with a queue whose chunks a thread of their own writes to `out`, in order,
+/// then flushes; returns what `feed` returned and how the writes went. The first failed
+/// write stops the writer, and later `send`s say so.
+pub fn write_behind<W, R>(
+    out: &mut W,
+    feed: impl FnOnce(&WriteQueue) -> R,
+) -> (R, std::io::Result<()>)
+where
+    W: Write + Send + ?Sized,
+{
+    std::thread::scope(|scope| {
+        // the pool bounds the bytes in flight; the queue only needs room for all of them
+        let (tx, rx) = sync_channel::<Chunk>(POOL_BUFFERS);
+        let writer = std::thread::Builder::new()
+            .name("cinderbox-write".into())
+            .spawn_scoped(scope, move || -> std::io::Result<()> {
+                for chunk in rx {
+                    out.write_all(chunk.bytes())?;
+                }
+                out.flush()
+            })
+            .unwrap_or_else(|e| panic!("cannot start the writer thread: {e}"));
+        let queue = WriteQueue { tx };
+        let fed = feed(&queue);
+        drop(queue);
+        let wrote = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (fed, wrote)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +225,54 @@ mod tests {
             }
             assert_eq!(hasher.finish(), serial.finish(), "{algo:?}");
         }
+    }
+
+    fn chunk_of(pool: &BufferPool, part: &[u8]) -> Chunk {
+        pool.fill(|buf| {
+            buf[..part.len()].copy_from_slice(part);
+            Ok::<usize, ()>(part.len())
+        })
+        .expect("fills")
+    }
+
+    #[test]
+    fn write_behind_writes_in_order_and_stops_at_the_first_failure() {
+        let pool = BufferPool::new(2, 7);
+        let data: Vec<u8> = (0..200u8).collect();
+        let mut out = Vec::new();
+        let (fed, wrote) = write_behind(&mut out, |queue| {
+            data.chunks(7)
+                .map(|part| queue.send(chunk_of(&pool, part)))
+                .filter(Result::is_ok)
+                .count()
+        });
+        assert_eq!((fed, wrote.is_ok()), (29, true));
+        assert_eq!(out, data);
+
+        // a sink that takes 10 bytes, then fails
+        struct Full(usize);
+        impl Write for Full {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if self.0 >= 10 {
+                    return Err(std::io::Error::from_raw_os_error(28));
+                }
+                let n = buf.len().min(10 - self.0);
+                self.0 += n;
+                Ok(n)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut full = Full(0);
+        let (sent, wrote) = write_behind(&mut full, |queue| {
+            // the pool has 2 buffers: sending stops once the writer has failed
+            data.chunks(7)
+                .take_while(|part| queue.send(chunk_of(&pool, part)).is_ok())
+                .count()
+        });
+        assert_eq!(wrote.map_err(|e| e.raw_os_error()), Err(Some(28)));
+        assert!(sent < 29, "{sent} chunks accepted after the failure");
+        assert_eq!(full.0, 10);
     }
 }

@@ -1,8 +1,9 @@
-//! The add (upload) flow: read the first chunk, create, attach, stream while md5 and the
-//! multihash run on their own threads, grow, verify; a guard removes the volume on failure.
+//! The add (upload) flow: read the first chunk, create, attach, stream while md5, the
+//! multihash and the writes run on their own threads, grow, verify; a guard removes the
+//! volume on failure.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 
 use crate::backend::CinderStore;
 use crate::client::{CinderClient, Volume};
@@ -10,7 +11,7 @@ use crate::config::GIB;
 use crate::connector::AccessMode;
 use crate::error::DriverError;
 use crate::hashing::{Checksums, HashAlgo};
-use crate::pipeline::{BufferPool, Chunk, ParallelHasher, POOL_BUFFERS};
+use crate::pipeline::{write_behind, BufferPool, Chunk, ParallelHasher, POOL_BUFFERS};
 use crate::volume::{attach, cleanup_volume, detach, wait_for_status, Attached};
 
 /// Largest chunk read and written at once; the pipeline holds at most `POOL_BUFFERS` of them.
@@ -274,6 +275,16 @@ fn extend_failed(store: &CinderStore, err: DriverError) -> DriverError {
     }
 }
 
+/// How one attachment's streaming pass ended.
+enum Segment {
+    /// The input ended; everything read was written.
+    End,
+    /// The pending chunk needs this many more GiB.
+    Grow(u64),
+    /// The writer thread ended early (its error is the write result).
+    WriterStopped,
+}
+
 type Metadata<'a> = dyn Fn(u64) -> BTreeMap<String, String> + 'a;
 
 /// One upload's data path, after the volume was created.
@@ -285,8 +296,8 @@ struct Upload<'a> {
 }
 
 impl Upload<'_> {
-    /// Waits for the volume, streams the data into it (md5 and the multihash on their own
-    /// threads), grows it as needed, and records the size; returns the size and sums.
+    /// Waits for the volume, streams the data into it (md5, the multihash and the writes on
+    /// threads of their own), grows it as needed, and records the size; returns the size and sums.
     fn run(
         self,
         guard: &mut VolumeGuard,
@@ -314,36 +325,56 @@ impl Upload<'_> {
         let hasher = ParallelHasher::new(request.hashing_algo);
         let mut written: u64 = 0;
         let mut attached = guard.attach(0)?;
-        let mut chunk = first;
-        // bounded by the input: every pass consumes one non-empty chunk
-        while !chunk.bytes().is_empty() {
-            let n = chunk.bytes().len() as u64;
-            let needed = written + n;
-            if let Some(size) = request.size {
-                if needed > size {
-                    return Err(DriverError::SizeMismatch(format!(
-                        "Size exceeds: the image was declared as {size} bytes but more data arrived"
-                    )));
+        let mut pending = Some(first);
+        // One pass per attachment: stream into it (the writes on a thread of their own)
+        // until the input ends or the volume must grow. Bounded by the input: every pass
+        // but the last grows the volume by the GiB the pending chunk needs.
+        loop {
+            let (fed, wrote) = write_behind(&mut attached.file, |queue| {
+                // bounded by the input: every pass consumes one non-empty chunk
+                loop {
+                    let chunk = match pending.take() {
+                        Some(chunk) => chunk,
+                        None => pool.fill(|buf| read_full(data, buf))?,
+                    };
+                    let n = chunk.bytes().len() as u64;
+                    if n == 0 {
+                        return Ok(Segment::End);
+                    }
+                    let needed = written + n;
+                    if let Some(size) = request.size {
+                        if needed > size {
+                            return Err(DriverError::SizeMismatch(format!(
+                                "Size exceeds: the image was declared as {size} bytes but more data arrived"
+                            )));
+                        }
+                    }
+                    let extra = extra_gb(size_gb, needed);
+                    if extra > 0 {
+                        pending = Some(chunk);
+                        return Ok(Segment::Grow(extra));
+                    }
+                    hasher.update(&chunk);
+                    if queue.send(chunk).is_err() {
+                        return Ok(Segment::WriterStopped);
+                    }
+                    written = needed;
+                }
+            });
+            wrote.map_err(|e| write_error(store, &volume_id, e))?;
+            match fed? {
+                Segment::End => break,
+                Segment::Grow(extra) => {
+                    size_gb += extra;
+                    attached = guard.grow(attached, size_gb, written)?;
+                }
+                Segment::WriterStopped => {
+                    return Err(DriverError::Inconsistent(format!(
+                        "the writer of volume {volume_id} stopped without an error"
+                    )))
                 }
             }
-            hasher.update(&chunk);
-            let extra = extra_gb(size_gb, needed);
-            if extra > 0 {
-                size_gb += extra;
-                attached = guard.grow(attached, size_gb, written)?;
-            }
-            attached
-                .file
-                .write_all(chunk.bytes())
-                .map_err(|e| write_error(store, &volume_id, e))?;
-            written = needed;
-            drop(chunk);
-            chunk = pool.fill(|buf| read_full(data, buf))?;
         }
-        attached
-            .file
-            .flush()
-            .map_err(|e| write_error(store, &volume_id, e))?;
         guard.detach(attached)?;
         if let Some(size) = request.size {
             if written != size {

@@ -2,15 +2,15 @@
 
 use std::time::{Duration, Instant};
 
-use crate::backoff::{attachment_retry_delay, schedule};
+use crate::backoff::{retry, Next, Schedule};
 use crate::client::{CinderClient, Volume};
 use crate::config::CinderOptions;
 use crate::connector::{connector_for, host_connector, AccessMode, Connector, VolumeIo};
 use crate::error::DriverError;
 
-/// Polls `GET /volumes/{id}` until `expected`, on `backoff::schedule` (fast first polls, then
-/// 0.5·2ⁿ s up to 15 s) while the status is one of `transitional`, for at most `budget` in
-/// total. Any other status ends the wait.
+/// Polls `GET /volumes/{id}` until `expected`, on `Schedule::status_polls` (fast first
+/// polls, then 0.5·2ⁿ s up to 15 s) while the status is one of `transitional`, for at most
+/// `budget` in total. Any other status ends the wait.
 pub fn wait_for_status(
     client: &CinderClient,
     volume_id: &str,
@@ -19,30 +19,27 @@ pub fn wait_for_status(
     budget: Duration,
 ) -> Result<Volume, DriverError> {
     let started = Instant::now();
-    let sleeps = schedule(budget);
-    let mut last_status = String::from("(unknown)");
-    for sleep in sleeps.iter().map(Some).chain([None]) {
-        let volume = client.show_volume(volume_id)?;
+    retry(&Schedule::status_polls(budget), |_| {
+        let volume = match client.show_volume(volume_id) {
+            Ok(v) => v,
+            Err(e) => return Next::Done(Err(e)),
+        };
         if volume.status == expected {
-            return Ok(volume);
+            return Next::Done(Ok(volume));
         }
         if !transitional.contains(&volume.status.as_str()) {
-            return Err(DriverError::UnexpectedStatus {
+            return Next::Done(Err(DriverError::UnexpectedStatus {
                 volume_id: volume_id.into(),
                 expected: expected.into(),
                 status: volume.status,
-            });
+            }));
         }
-        last_status = volume.status;
-        if let Some(sleep) = sleep {
-            std::thread::sleep(*sleep);
-        }
-    }
-    Err(DriverError::Timeout {
-        volume_id: volume_id.into(),
-        expected: expected.into(),
-        last_status,
-        waited_s: started.elapsed().as_secs(),
+        Next::Again(DriverError::Timeout {
+            volume_id: volume_id.into(),
+            expected: expected.into(),
+            last_status: volume.status,
+            waited_s: started.elapsed().as_secs(),
+        })
     })
 }
 
@@ -79,9 +76,25 @@ impl Attached {
     }
 }
 
+/// Cinder's 400s for a volume another attach or detach is changing: the only errors an
+/// attachment create is retried on (glance_store 5.7's `_retry_on_bad_request`, the same
+/// two messages, case-insensitive).
 fn is_busy(err: &DriverError) -> bool {
-    matches!(err, DriverError::Http { status: 400, message, .. }
-        if message.contains("to reserve") || message.contains("status must be"))
+    const BUSY: [&str; 2] = [
+        "status must be available or downloading to reserve",
+        "status must be available or in-use or downloading to reserve",
+    ];
+    match err {
+        DriverError::Http {
+            status: 400,
+            message,
+            ..
+        } => {
+            let message = message.to_lowercase();
+            BUSY.iter().any(|busy| message.contains(busy))
+        }
+        _ => false,
+    }
 }
 
 /// Attachment create → update (connector) → os-complete → open. Create is retried while
@@ -93,23 +106,20 @@ pub fn attach(
     volume_id: &str,
     mode: AccessMode,
 ) -> Result<Attached, DriverError> {
-    let attempts = options.attachment_retry_attempts.max(1);
-    let mut attempt = 0;
-    let attachment = loop {
+    let schedule = Schedule::attachment(options.attachment_retry_attempts);
+    let attachment = retry(&schedule, |attempt| {
         match client.create_attachment(volume_id, mode.as_str()) {
-            Ok(a) => break a,
-            Err(e) if is_busy(&e) && attempt + 1 < attempts => {
+            Err(e) if is_busy(&e) => {
                 tracing::debug!(
                     volume_id,
                     attempt,
                     "volume busy, retrying attachment create"
                 );
-                std::thread::sleep(attachment_retry_delay(attempt));
-                attempt += 1;
+                Next::Again(e)
             }
-            Err(e) => return Err(e),
+            other => Next::Done(other),
         }
-    };
+    })?;
     let finish = || -> Result<Attached, DriverError> {
         let updated = client.update_attachment(&attachment.id, &host_connector(options, mode))?;
         let info = updated.connection_info.unwrap_or_default();

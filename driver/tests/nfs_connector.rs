@@ -7,21 +7,13 @@ use std::io::{Read, Seek, SeekFrom, Write};
 
 use cinderbox_driver::config::CinderOptions;
 use cinderbox_driver::connector::{connector_for, AccessMode};
-use cinderbox_driver::{DriverError, GlanceConfig};
+use cinderbox_driver::DriverError;
 use nfs3_server::memfs::{MemFs, MemFsConfig};
 use nfs3_server::tcp::{NFSTcp, NFSTcpListener};
 use serde_json::{json, Map, Value};
 
 fn options() -> CinderOptions {
-    GlanceConfig::parse(
-        "t",
-        "[glance_store]\nstores = cinder\ndefault_store = cinder\n",
-    )
-    .expect("parses")
-    .backends[0]
-        .cinder
-        .clone()
-        .expect("cinder")
+    CinderOptions::default()
 }
 
 /// Serves `files` over NFSv3 on 127.0.0.1:0 from a background thread; returns the port.

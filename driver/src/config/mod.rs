@@ -159,6 +159,22 @@ pub struct CinderOptions {
     pub http_timeout_s: u64,
 }
 
+impl Default for CinderOptions {
+    /// Every option at glance_store 5.7.0's default, as for a store section that sets none.
+    fn default() -> CinderOptions {
+        let empty = Ini {
+            file: String::new(),
+            sections: Vec::new(),
+        };
+        let resolver = Resolver {
+            ini: &empty,
+            sections: vec!["glance_store"],
+        };
+        // nothing set, nothing to refuse
+        cinder_options(&resolver).unwrap_or_else(|e| unreachable!("the defaults are valid: {e}"))
+    }
+}
+
 impl CinderOptions {
     pub fn state_transition_timeout(&self) -> Duration {
         Duration::from_secs(self.state_transition_timeout_s)
@@ -235,11 +251,18 @@ impl TryFrom<&Ini> for GlanceConfig {
         let enabled = ini
             .get("DEFAULT", "enabled_backends")
             .filter(|e| !e.value.trim().is_empty());
-        let config = match enabled {
+        let mut config = match enabled {
             Some(entry) => multi_store(ini, entry)?,
             None => single_store(ini)?,
         };
         validate_types(ini, &config)?;
+        // once each, even where a section is linted both as a store and as a shared one
+        let mut seen = Vec::new();
+        config.warnings.retain(|w| {
+            let first = !seen.contains(w);
+            seen.push(w.clone());
+            first
+        });
         Ok(config)
     }
 }

@@ -252,3 +252,33 @@ fn catalog_info() {
         }
     }
 }
+
+#[test]
+fn defaults_are_a_store_section_that_sets_nothing() {
+    let parsed = GlanceConfig::parse(
+        "t",
+        "[glance_store]\nstores = cinder\ndefault_store = cinder\n",
+    )
+    .expect("parses");
+    let defaults = CinderOptions::default();
+    assert_eq!(parsed.backends[0].cinder.as_ref(), Some(&defaults));
+    assert_eq!(
+        (defaults.http_retries, defaults.attachment_retry_attempts),
+        (3, 5)
+    );
+    assert_eq!(defaults.state_transition_timeout_s, 300);
+}
+
+#[test]
+fn each_unknown_option_warns_once() {
+    // `backend_defaults` as a store id is linted as a store and as the shared section
+    let text = format!(
+        "[DEFAULT]\nenabled_backends = backend_defaults:cinder\n[glance_store]\ndefault_backend = backend_defaults\n[backend_defaults]\n{CREDS}cinder_volume_typo = x\n"
+    );
+    let config = GlanceConfig::parse("g.conf", &text).expect("parses");
+    let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        vec!["g.conf:10: [backend_defaults] cinder_volume_typo: unknown option, ignored"]
+    );
+}

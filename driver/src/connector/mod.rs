@@ -144,18 +144,9 @@ mod tests {
     use std::io::{Read, Seek, SeekFrom, Write};
 
     use super::*;
-    use crate::config::GlanceConfig;
 
     fn options() -> CinderOptions {
-        GlanceConfig::parse(
-            "t",
-            "[glance_store]\nstores = cinder\ndefault_store = cinder\n",
-        )
-        .expect("parses")
-        .backends[0]
-            .cinder
-            .clone()
-            .expect("cinder")
+        CinderOptions::default()
     }
 
     fn check(info: Value, expected: Result<(), &str>) {
