@@ -178,6 +178,8 @@ impl DriverProfile {
             | TransientFault::AttachmentUpdate503
             | TransientFault::Show503 => true,
             TransientFault::SlowCreate => false,
+            // no retry outlasts an outage: every driver fails
+            TransientFault::ShowFails500 | TransientFault::ShowFails503 => return true,
         };
         is_5xx && self.transient_5xx_fail_the_call
     }
