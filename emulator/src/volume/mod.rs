@@ -7,6 +7,7 @@ pub mod encryption;
 pub mod files;
 pub mod group_types;
 pub mod groups;
+pub mod hold;
 pub mod hooks;
 pub mod jobs;
 pub mod messages;
