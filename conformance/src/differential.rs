@@ -36,14 +36,27 @@ pub enum Bug {
     /// A read that stops at the image's size leaves the volume attached until the iterator
     /// is closed, so another worker's immediate delete fails (LP#2154211, fixed in 5.6.0).
     DeleteWhileStillAttached,
+    /// The driver returns from a read before Cinder has finished the detach, so a delete
+    /// right after it fails while the volume is `detaching` (emulator: `hold`).
+    DeleteWhileDetaching,
+    /// An attachment create refused with Cinder's "status must be … to reserve" while
+    /// another worker holds the volume fails the upload (LP#1969373, LP#2148167; retried
+    /// since long before 5.4.1; emulator: `refuse`).
+    ReserveRefusalFails,
+    /// Any other 400 on attachment create is retried too, for seconds, instead of failing
+    /// at once (before 5.5.0; `DriverProfile::retries_any_attachment_400`).
+    RetriesAnyAttach400,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 4] = [
+    pub const ALL: [Bug; 7] = [
         Bug::LeakOn503,
         Bug::TruncationOnOfflineExtend,
         Bug::GetSizeZeroOnError,
         Bug::DeleteWhileStillAttached,
+        Bug::DeleteWhileDetaching,
+        Bug::ReserveRefusalFails,
+        Bug::RetriesAnyAttach400,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +65,11 @@ impl Bug {
             Bug::TruncationOnOfflineExtend => "truncation on offline extend",
             Bug::GetSizeZeroOnError => "get_size is 0 on a 500/503",
             Bug::DeleteWhileStillAttached => "read leaves the volume attached; delete fails",
+            Bug::DeleteWhileDetaching => "delete right after a read while the detach is slow",
+            Bug::ReserveRefusalFails => {
+                "a reservation refused while another worker holds the volume fails the upload"
+            }
+            Bug::RetriesAnyAttach400 => "any 400 on attachment create is retried",
         }
     }
 }
@@ -122,6 +140,9 @@ pub fn probe(
         Bug::TruncationOnOfflineExtend => truncation(subject, command, options),
         Bug::GetSizeZeroOnError => get_size_zero(subject, command, options),
         Bug::DeleteWhileStillAttached => delete_while_attached(subject, command, options),
+        Bug::DeleteWhileDetaching => delete_while_detaching(subject, command, options),
+        Bug::ReserveRefusalFails => upload_under_refusal(subject, command, options, true),
+        Bug::RetriesAnyAttach400 => upload_under_refusal(subject, command, options, false),
     }
 }
 
@@ -295,6 +316,139 @@ fn delete_while_attached(
     let _ = b.shutdown();
     let _ = session.cleanup();
     Ok(if deleted.is_err() {
+        Verdict::Reproduced(evidence)
+    } else {
+        Verdict::NotReproduced(evidence)
+    })
+}
+
+/// Worker A uploads and reads an image (draining the read) while Cinder's detach takes
+/// 3 s (`hold = "detaching"` on `attachment.delete`); worker B deletes it right after.
+fn delete_while_detaching(
+    subject: Subject,
+    command: &AdapterCommand,
+    o: &ProbeOptions,
+) -> Result<Verdict> {
+    let mut session = session(subject, command, o)?;
+    session.begin_case()?;
+    let dir = tempfile::tempdir()?;
+    let a = adapter(command, &session, &dir.path().join("a"))?;
+    let b = adapter(command, &session, &dir.path().join("b"))?;
+    let content = Content {
+        seed: 0xde7a,
+        len: 8192,
+    };
+    let image = dir.path().join("image");
+    std::fs::write(&image, content.bytes(0, content.len))?;
+    let added = a.add(
+        None,
+        "2f4e6a8c-0b1d-4f3a-9c5e-7a9b1c3d5e7f",
+        Some(content.len),
+        &image,
+    )?;
+    let faults = session
+        .faults
+        .as_ref()
+        .ok_or_else(|| anyhow!("the emulator has no fault engine"))?;
+    let rule = faults.add(&serde_json::json!({
+        "description": "differential: a slow detach", "operation": "attachment.delete",
+        "effect": {"hold": "detaching", "for_ms": 3000}}))?;
+    let read = a.get(&added.location, 0, None, &dir.path().join("out"))?;
+    let id = volume_id(&added.location).to_string();
+    let state = session
+        .inspector
+        .volume(&id)?
+        .map_or("gone".to_string(), |v| format!("`{}`", v.status));
+    let deleted = b.delete(&added.location);
+    let fired = faults.counters(&rule)?.fired;
+    faults.remove(&rule)?;
+    let evidence = format!(
+        "A read {read} bytes and returned with the volume {state} (hold fired {fired}×); B's delete: {}",
+        match &deleted {
+            Ok(()) => "ok".to_string(),
+            Err(e) => format!("`{}`", without_request_id(&e.to_string())),
+        }
+    );
+    if deleted.is_err() {
+        session.inspector.wait_status(&id, "available")?;
+        b.delete(&added.location)?;
+    }
+    let _ = a.shutdown();
+    let _ = b.shutdown();
+    let _ = session.cleanup();
+    Ok(if deleted.is_err() {
+        Verdict::Reproduced(evidence)
+    } else {
+        Verdict::NotReproduced(evidence)
+    })
+}
+
+/// An upload whose first two attachment creates are refused: with Cinder's reserve text
+/// (`refuse = "reserved"`, as when another worker holds the volume) when `reserve_text`,
+/// else with another 400. Reproduced: the reserve refusal fails the upload / the other
+/// 400 is retried into a success.
+fn upload_under_refusal(
+    subject: Subject,
+    command: &AdapterCommand,
+    o: &ProbeOptions,
+    reserve_text: bool,
+) -> Result<Verdict> {
+    let mut session = session(subject, command, o)?;
+    session.begin_case()?;
+    let dir = tempfile::tempdir()?;
+    let a = adapter(command, &session, &dir.path().join("a"))?;
+    let faults = session
+        .faults
+        .as_ref()
+        .ok_or_else(|| anyhow!("the emulator has no fault engine"))?;
+    let effect = if reserve_text {
+        serde_json::json!({"refuse": "reserved"})
+    } else {
+        serde_json::json!({"error": 400, "message": "Invalid input received: Connector doesn't have required information: initiator"})
+    };
+    let rule = faults.add(&serde_json::json!({
+        "description": "differential: refused reservations", "operation": "attachment.create",
+        "trigger": {"first": 2}, "effect": effect}))?;
+    let content = Content {
+        seed: 0x4e5e,
+        len: 4096,
+    };
+    let image = dir.path().join("image");
+    std::fs::write(&image, content.bytes(0, content.len))?;
+    let started = std::time::Instant::now();
+    let added = a.add(
+        None,
+        "5a7c9e1b-3d5f-4a7c-8e9a-1b3d5f7a9c1e",
+        Some(content.len),
+        &image,
+    );
+    let took = started.elapsed().as_secs_f64();
+    let counters = faults.counters(&rule)?;
+    faults.remove(&rule)?;
+    let what = if reserve_text {
+        "2 reservations refused with Cinder's reserve text"
+    } else {
+        "2 attachment creates refused with another 400"
+    };
+    let evidence = format!(
+        "{what} ({} refused): upload {} after {took:.1} s",
+        counters.fired,
+        match &added {
+            Ok(_) => "succeeded".to_string(),
+            Err(e) => format!("failed `{}`", without_request_id(&e.to_string())),
+        }
+    );
+    if let Ok(added) = &added {
+        a.delete(&added.location)?;
+    }
+    let _ = a.shutdown();
+    let _ = session.cleanup();
+    let reproduced = if reserve_text {
+        added.is_err()
+    } else {
+        added.is_ok()
+    };
+    Ok(if reproduced {
         Verdict::Reproduced(evidence)
     } else {
         Verdict::NotReproduced(evidence)

@@ -101,6 +101,17 @@ struct Args {
     max_shrink_iters: u32,
     #[arg(long, default_value_t = 120)]
     max_shrink_time_s: u64,
+    /// Concurrent-workers mode (emulator only): this many driver instances act on the
+    /// same stores and images at once, each case checked for a serial order that
+    /// explains every outcome (`src/concurrent.rs`).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Concurrent mode: calls per worker per case.
+    #[arg(long, default_value_t = 3)]
+    worker_ops: usize,
+    /// Concurrent mode: images uploaded first, which every worker uses.
+    #[arg(long, default_value_t = 2)]
+    shared_images: usize,
 }
 
 fn parse_seed(s: &str) -> Result<u64, String> {
@@ -224,6 +235,9 @@ fn run(args: Args) -> Result<bool> {
             DriverProfile::for_driver(args.driver.name()).context("every --driver has a profile")?
         }
     };
+    if args.workers > 1 {
+        return run_concurrent(&args, command, profile);
+    }
     let mut sessions = Vec::with_capacity(jobs);
     for _ in 0..jobs {
         let factory: TargetFactory = match &command {
@@ -340,4 +354,76 @@ fn run(args: Args) -> Result<bool> {
     }
     println!("{} passed, {} failed", report.passed(), report.failed());
     Ok(report.failed() == 0)
+}
+
+/// `--workers N`: the concurrent-workers mode, one case at a time.
+fn run_concurrent(
+    args: &Args,
+    command: Option<AdapterCommand>,
+    profile: DriverProfile,
+) -> Result<bool> {
+    use cinderbox_conformance::concurrent;
+    anyhow::ensure!(
+        args.glance_config.is_none(),
+        "--workers runs against the embedded emulator only"
+    );
+    let driver = match command {
+        None => concurrent::Driver::Rust,
+        Some(c) => concurrent::Driver::Adapter(c),
+    };
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    let options = concurrent::Options {
+        workers: args.workers.clamp(2, 16),
+        ops_per_worker: args.worker_ops.clamp(1, 8),
+        shared_images: args.shared_images.clamp(1, 8),
+        cases: args.cases,
+        seed,
+        max_shrink_iters: args.max_shrink_iters.min(64),
+    };
+    eprintln!(
+        "cinderbox-conformance: {} concurrent case(s), {} workers × {} calls on {} shared image(s), driver {}, seed {seed:#x}",
+        options.cases, options.workers, options.ops_per_worker, options.shared_images, profile.name
+    );
+    let started = std::time::Instant::now();
+    let results = concurrent::run(&driver, profile, &options, &|c| {
+        let verdict = if c.failure.is_some() { "FAILED" } else { "ok" };
+        eprintln!("case seed={:#018x} {verdict}", c.seed);
+    })?;
+    let failed: Vec<_> = results.iter().filter(|c| c.failure.is_some()).collect();
+    for c in &failed {
+        println!(
+            "\nFAILURE of concurrent case seed {:#x}, shrunk to {} call(s):\n  {}",
+            c.seed,
+            c.plan.iter().map(Vec::len).sum::<usize>(),
+            c.failure.as_deref().unwrap_or_default()
+        );
+        for (w, ops) in c.plan.iter().enumerate() {
+            println!("  worker {w}: {ops:?}");
+        }
+        println!(
+            "replay: {} --workers {} --worker-ops {} --shared-images {} --seed {:#x} --cases 1",
+            replay_prefix(args),
+            options.workers,
+            options.ops_per_worker,
+            options.shared_images,
+            c.seed
+        );
+    }
+    println!(
+        "ran {} concurrent case(s) of {} workers in {:.1}s (seed {seed:#x})",
+        results.len(),
+        options.workers,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "{} passed, {} failed",
+        results.len() - failed.len(),
+        failed.len()
+    );
+    Ok(failed.is_empty())
 }
