@@ -11,21 +11,20 @@
 //! does: they stop at the image's size and close the read when their next call starts.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
-use md5::{Digest as _, Md5};
 
-use crate::adapter::{Adapter, AdapterCommand};
-use crate::adapter_target::model_class;
+use crate::adapter::AdapterCommand;
 use crate::machine::{Conformance, Op};
-use crate::model::{hex, Content, ErrorClass, ImageKey, Model};
+use crate::model::{Content, ErrorClass, ImageKey, Model};
 use crate::profile::DriverProfile;
 use crate::session::{EmulatorOptions, Session, Shape, Where};
-use crate::target::{DriverTarget, Target};
+use crate::target::DriverTarget;
 use proptest_state_machine::ReferenceStateMachine;
+
+mod worker;
+use worker::Worker;
 
 /// Which driver each worker runs.
 #[derive(Clone, Debug)]
@@ -93,108 +92,6 @@ pub struct CaseResult {
     /// Per worker, its calls.
     pub plan: Vec<Vec<WorkerOp>>,
     pub failure: Option<String>,
-}
-
-enum Worker {
-    Rust(DriverTarget),
-    Adapter { adapter: Adapter, dir: PathBuf },
-}
-
-fn class_of(e: &crate::adapter::AdapterError) -> ErrorClass {
-    e.class()
-        .and_then(model_class)
-        .unwrap_or(ErrorClass::Backend)
-}
-
-impl Worker {
-    fn start(driver: &Driver, conf: &str, dir: PathBuf) -> Result<Worker> {
-        std::fs::create_dir_all(&dir)?;
-        Ok(match driver {
-            Driver::Rust => {
-                let mut t = DriverTarget::new();
-                t.configure("glance-api.conf", conf)
-                    .map_err(|e| anyhow!("configure: {e}"))?;
-                Worker::Rust(t)
-            }
-            Driver::Adapter(command) => {
-                let adapter = Adapter::spawn(command)?;
-                adapter.configure(conf, &dir)?;
-                Worker::Adapter { adapter, dir }
-            }
-        })
-    }
-
-    fn add(&self, image_id: &str, content: Content) -> Result<String, ErrorClass> {
-        match self {
-            Worker::Rust(t) => t
-                .add(None, image_id, Some(content.len), &mut content.reader())
-                .map(|a| a.location)
-                .map_err(|e| e.class),
-            Worker::Adapter { adapter, dir } => {
-                let path = dir.join(format!("{image_id}.in"));
-                std::fs::write(&path, content.bytes(0, content.len))
-                    .map_err(|_| ErrorClass::Backend)?;
-                let added = adapter.add(None, image_id, Some(content.len), &path);
-                let _ = std::fs::remove_file(&path);
-                added.map(|a| a.location).map_err(|e| class_of(&e))
-            }
-        }
-    }
-
-    /// Reads the whole image; adapters as Glance does (see the module comment).
-    fn get(&self, location: &str) -> Result<Got, ErrorClass> {
-        let mut md5 = Md5::new();
-        let len = match self {
-            Worker::Rust(t) => {
-                struct Hashing<'a>(&'a mut Md5);
-                impl Write for Hashing<'_> {
-                    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                        self.0.update(b);
-                        Ok(b.len())
-                    }
-                    fn flush(&mut self) -> std::io::Result<()> {
-                        Ok(())
-                    }
-                }
-                t.get(location, 0, None, &mut Hashing(&mut md5))
-                    .map_err(|e| e.class)?
-            }
-            Worker::Adapter { adapter, dir } => {
-                let out = dir.join("read.out");
-                adapter
-                    .get_held_open(location, None, &out)
-                    .map_err(|e| class_of(&e))?;
-                let bytes = std::fs::read(&out).map_err(|_| ErrorClass::Backend)?;
-                md5.update(&bytes);
-                bytes.len() as u64
-            }
-        };
-        Ok(Got::Bytes {
-            len,
-            md5: hex(&md5.finalize()),
-        })
-    }
-
-    fn get_size(&self, location: &str) -> Result<u64, ErrorClass> {
-        match self {
-            Worker::Rust(t) => t.get_size(location).map_err(|e| e.class),
-            Worker::Adapter { adapter, .. } => adapter.get_size(location).map_err(|e| class_of(&e)),
-        }
-    }
-
-    fn delete(&self, location: &str) -> Result<(), ErrorClass> {
-        match self {
-            Worker::Rust(t) => t.delete(location).map_err(|e| e.class),
-            Worker::Adapter { adapter, .. } => adapter.delete(location).map_err(|e| class_of(&e)),
-        }
-    }
-
-    /// Closes a read left open (the worker's next call is starting).
-    fn release(&self) {
-        if let Worker::Adapter { adapter, .. } = self {
-            let _ = adapter.release();
-        }
-    }
 }
 
 /// The calls of one case, per worker, from `seed`.
