@@ -535,3 +535,6 @@ pub fn run(
     }
     Ok(results)
 }
+
+#[cfg(test)]
+mod tests;
