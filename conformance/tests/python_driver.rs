@@ -300,3 +300,40 @@ fn upstream_truncates_an_unknown_size_upload_crossing_a_gib() {
     adapter.delete(&added.location).expect("delete");
     adapter.shutdown().expect("shutdown");
 }
+
+/// The two pinned releases differ where their profiles say: the probes of
+/// `cinderbox-differential` for the still-attached read (5.6.0's iterator) and the
+/// any-400 attachment retry (5.5.0) reproduce on 5.4.1 only, exactly as
+/// `detaches_only_when_drained` and `retries_any_attachment_400` predict; the get_size
+/// bug reproduces on both.
+#[test]
+fn the_differential_probes_agree_with_each_versions_profile() {
+    use cinderbox_conformance::adapter::{python_glance_store_setup_version, GlanceStoreVersion};
+    use cinderbox_conformance::differential::{probe, Bug, ProbeOptions, Subject};
+    for version in GlanceStoreVersion::ALL {
+        let python = python_glance_store_setup_version(version, None).expect("setup.sh");
+        let command = AdapterCommand::python_glance_store(python);
+        let subject = Subject::Upstream(version);
+        let profile = subject.profile();
+        let expect = [
+            (
+                Bug::DeleteWhileStillAttached,
+                profile.detaches_only_when_drained,
+            ),
+            (Bug::RetriesAnyAttach400, profile.retries_any_attachment_400),
+            (Bug::GetSizeZeroOnError, true),
+        ];
+        for (bug, reproduced) in expect {
+            let verdict =
+                probe(bug, subject, &command, &ProbeOptions::default()).expect("the probe runs");
+            eprintln!("{version} × {}: {}", bug.name(), verdict.cell());
+            assert_eq!(
+                verdict.reproduced(),
+                reproduced,
+                "{version} × {}: {}",
+                bug.name(),
+                verdict.cell()
+            );
+        }
+    }
+}
