@@ -337,3 +337,31 @@ fn the_differential_probes_agree_with_each_versions_profile() {
         }
     }
 }
+
+/// Named regression, KNOWN UPSTREAM BUG in 5.4.1 (fixed in 5.6.0, LP#2154211), shrunk by
+/// `--workers 4` to two calls. Postmortem: a Glance-like read (it stops at the image's
+/// size) leaves the non-multiattach volume attached; a second worker's download is
+/// refused ("… to reserve, but the current status is in-use."), retried for 24 s and
+/// failed. 5.7.0 detaches as it hands out the last chunk: the same plan passes.
+#[test]
+fn upstream_5_4_1_two_workers_reading_one_image_fail_and_5_7_0_passes() {
+    use cinderbox_conformance::adapter::{python_glance_store_setup_version, GlanceStoreVersion};
+    use cinderbox_conformance::concurrent::{run_case, Driver, WorkerOp};
+    let plan = vec![vec![WorkerOp::Download(0)], vec![WorkerOp::Download(0)]];
+    for version in GlanceStoreVersion::ALL {
+        let python = python_glance_store_setup_version(version, None).expect("setup.sh");
+        let driver = Driver::Adapter(AdapterCommand::python_glance_store(python));
+        let profile = DriverProfile::for_glance_store(version);
+        let failure =
+            run_case(&driver, profile, 0xf75f_04cb_b5a1_a1dd, &plan, 1).expect("the case runs");
+        match version {
+            GlanceStoreVersion::V5_4_1 => {
+                let f = failure.expect(
+                    "5.4.1 no longer keeps the volume attached after a read stopped at its size",
+                );
+                assert!(f.contains("no serial order"), "{f}");
+            }
+            GlanceStoreVersion::V5_7_0 => assert_eq!(failure, None),
+        }
+    }
+}
