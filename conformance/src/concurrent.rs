@@ -194,6 +194,10 @@ pub fn run_case(
     for w in &workers {
         w.release();
     }
+    let records = match records {
+        Ok(r) => r,
+        Err(e) => return Ok(Some(e)),
+    };
     let verdict = explain(&model, profile, &records).err();
     let verdict = match verdict {
         Some(v) => Some(v),
@@ -223,9 +227,9 @@ fn run_workers(
     plan: &[Vec<WorkerOp>],
     locations: &BTreeMap<ImageKey, String>,
     seed: u64,
-) -> Vec<Record> {
-    let t0 = Instant::now();
+) -> Result<Vec<Record>, String> {
     let mut all = Vec::new();
+    let mut panicked = 0;
     std::thread::scope(|scope| {
         let handles: Vec<_> = workers
             .iter()
@@ -262,11 +266,16 @@ fn run_workers(
             })
             .collect();
         for h in handles {
-            all.extend(h.join().unwrap_or_default());
+            match h.join() {
+                Ok(records) => all.extend(records),
+                Err(_) => panicked += 1,
+            }
         }
     });
-    let _ = t0;
-    all
+    if panicked > 0 {
+        return Err(format!("{panicked} worker(s) panicked"));
+    }
+    Ok(all)
 }
 
 fn overlaps(a: &Record, b: &Record) -> bool {
