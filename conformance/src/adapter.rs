@@ -120,13 +120,60 @@ pub fn python_adapter_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("adapters/python-glance-store")
 }
 
-/// Runs `setup.sh` (builds or reuses the venv; its progress goes to our stderr) and returns
-/// the venv's python. `venv` overrides the default location.
+/// The upstream glance_store releases the Python adapter pins, each with its own
+/// requirements file and venv (`setup.sh --glance-store VERSION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GlanceStoreVersion {
+    /// stable/2026.1, what 2026.1 clouds run: none of the 5.5–5.7 cinder fixes
+    /// (`requirements-5.4.1.txt`).
+    V5_4_1,
+    /// The 2026.2 cycle's release (`requirements.txt`), the default.
+    V5_7_0,
+}
+
+impl GlanceStoreVersion {
+    /// Every pinned version, oldest first.
+    pub const ALL: [GlanceStoreVersion; 2] =
+        [GlanceStoreVersion::V5_4_1, GlanceStoreVersion::V5_7_0];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GlanceStoreVersion::V5_4_1 => "5.4.1",
+            GlanceStoreVersion::V5_7_0 => "5.7.0",
+        }
+    }
+
+    /// `"5.4.1"` or `"5.7.0"`; `None` for a version that is not pinned here.
+    pub fn parse(text: &str) -> Option<GlanceStoreVersion> {
+        GlanceStoreVersion::ALL
+            .into_iter()
+            .find(|v| v.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for GlanceStoreVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Runs `setup.sh` for glance_store 5.7.0 (see `python_glance_store_setup_version`).
 pub fn python_glance_store_setup(venv: Option<&Path>) -> Result<PathBuf, String> {
+    python_glance_store_setup_version(GlanceStoreVersion::V5_7_0, venv)
+}
+
+/// Runs `setup.sh --glance-store VERSION` (builds or reuses that version's venv; its
+/// progress goes to our stderr) and returns the venv's python. `venv` overrides the
+/// default location.
+pub fn python_glance_store_setup_version(
+    version: GlanceStoreVersion,
+    venv: Option<&Path>,
+) -> Result<PathBuf, String> {
     let script = python_adapter_dir().join("setup.sh");
     let mut command = Command::new("bash");
     command
         .arg(&script)
+        .args(["--glance-store", version.as_str()])
         .stderr(Stdio::inherit())
         .stdin(Stdio::null());
     if let Some(v) = venv {
@@ -395,6 +442,42 @@ impl Adapter {
             json!({"location": location, "offset": offset, "length": length, "out_path": out_path}),
         )?;
         Ok(g.bytes)
+    }
+
+    /// Like `get`, but with `hold_open`: the adapter stops pulling the driver's iterator
+    /// once it has the bytes the read spans and keeps it open until `release`, as a Glance
+    /// worker whose client has every byte before the worker asks the iterator for its end.
+    /// Adapters whose driver reads eagerly ignore the flag.
+    pub fn get_held_open(
+        &self,
+        location: &str,
+        length: Option<u64>,
+        out_path: &Path,
+    ) -> Result<u64, AdapterError> {
+        #[derive(Deserialize)]
+        struct Got {
+            bytes: u64,
+        }
+        let g: Got = self.typed(
+            "get",
+            json!({"location": location, "offset": 0, "length": length, "out_path": out_path,
+                   "hold_open": true}),
+        )?;
+        Ok(g.bytes)
+    }
+
+    /// Closes every iterator `get_held_open` left open; returns how many. An adapter that
+    /// holds none answers `unsupported` (read as 0).
+    pub fn release(&self) -> Result<u64, AdapterError> {
+        #[derive(Deserialize)]
+        struct Released {
+            released: u64,
+        }
+        match self.typed::<Released>("release", json!({})) {
+            Ok(r) => Ok(r.released),
+            Err(e) if e.class() == Some(ErrorClass::Unsupported) => Ok(0),
+            Err(e) => Err(e),
+        }
     }
 
     pub fn get_size(&self, location: &str) -> Result<u64, AdapterError> {

@@ -25,6 +25,12 @@ pub enum TransientFault {
     Show503,
     /// Volume creates take an extra 300 ms.
     SlowCreate,
+    /// Every volume show answers 500 while the step runs: not transient, so every driver
+    /// must fail the wrapped call (a `get_size` that answers 0 is glance_store's bug,
+    /// glance_store_cinder.md §4). Not in `ALL`; generated around `get_size` only.
+    ShowFails500,
+    /// Every volume show answers 503 while the step runs (retries cannot help either).
+    ShowFails503,
 }
 
 impl TransientFault {
@@ -34,6 +40,22 @@ impl TransientFault {
         TransientFault::Show503,
         TransientFault::SlowCreate,
     ];
+
+    /// The outages of `volume.show` generated around a `get_size`, which every driver must
+    /// turn into an error.
+    pub const SHOW_OUTAGES: [TransientFault; 2] =
+        [TransientFault::ShowFails500, TransientFault::ShowFails503];
+
+    /// Whether the fault lasts the whole step, so that no driver can succeed through it.
+    pub fn is_outage(self) -> bool {
+        match self {
+            TransientFault::ShowFails500 | TransientFault::ShowFails503 => true,
+            TransientFault::Create503
+            | TransientFault::AttachmentUpdate503
+            | TransientFault::Show503
+            | TransientFault::SlowCreate => false,
+        }
+    }
 
     /// Whether a download goes through the call this fault hits (uploads hit all).
     pub fn hits_download(self) -> bool {
@@ -53,6 +75,15 @@ impl TransientFault {
             TransientFault::Create503 => http_once("volume.create"),
             TransientFault::AttachmentUpdate503 => http_once("attachment.update"),
             TransientFault::Show503 => http_once("volume.show"),
+            TransientFault::ShowFails500 | TransientFault::ShowFails503 => {
+                let status = if self == TransientFault::ShowFails500 {
+                    "500"
+                } else {
+                    "503"
+                };
+                json!({"description": format!("conformance: volume.show answers {status} for the step"),
+                       "operation": "volume.show", "effect": status})
+            }
             TransientFault::SlowCreate => {
                 json!({"description": "conformance: creates take 300 ms more",
                 "operation": "volume.create",

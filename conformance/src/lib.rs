@@ -7,6 +7,8 @@ pub mod adapter;
 pub mod adapter_target;
 pub mod checks;
 pub mod cloud;
+pub mod concurrent;
+pub mod differential;
 pub mod faults;
 pub mod glance_conf;
 pub mod inspector;

@@ -345,6 +345,21 @@ impl ReferenceStateMachine for Conformance {
                 ));
             }
         }
+        if m.caps.faults && !keys.is_empty() {
+            // `get_size` while Cinder cannot show the volume: an error, never a size
+            arms.push((
+                1,
+                (
+                    select(TransientFault::SHOW_OUTAGES.to_vec()),
+                    select(keys.clone()),
+                )
+                    .prop_map(|(fault, key)| Op::Faulted {
+                        fault,
+                        op: Box::new(Op::GetSize { key }),
+                    })
+                    .boxed(),
+            ));
+        }
         if m.caps.restart {
             arms.push((1, Just(Op::Restart).boxed()));
         }

@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use cinderbox_conformance::adapter::{python_glance_store_setup, AdapterCommand};
+use cinderbox_conformance::adapter::{
+    python_glance_store_setup_version, AdapterCommand, GlanceStoreVersion,
+};
 use cinderbox_conformance::adapter_target::AdapterPool;
 use cinderbox_conformance::profile::DriverProfile;
 use cinderbox_conformance::runner::{self, RunOptions};
@@ -46,6 +48,10 @@ struct Args {
     /// The driver under test; the adapters run one process per worker.
     #[arg(long, value_enum, default_value_t = Driver::Rust)]
     driver: Driver,
+    /// With `--driver python-glance-store`: the pinned upstream release, 5.7.0 or 5.4.1
+    /// (stable/2026.1); each has its own venv and profile.
+    #[arg(long, value_parser = parse_glance_store, default_value = "5.7.0")]
+    glance_store: GlanceStoreVersion,
     /// Number of fresh random cases (persisted failures are replayed first, in addition).
     #[arg(long, default_value_t = 64)]
     cases: u32,
@@ -95,6 +101,17 @@ struct Args {
     max_shrink_iters: u32,
     #[arg(long, default_value_t = 120)]
     max_shrink_time_s: u64,
+    /// Concurrent-workers mode (emulator only): this many driver instances act on the
+    /// same stores and images at once, each case checked for a serial order that
+    /// explains every outcome (`src/concurrent.rs`).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Concurrent mode: calls per worker per case.
+    #[arg(long, default_value_t = 3)]
+    worker_ops: usize,
+    /// Concurrent mode: images uploaded first, which every worker uses.
+    #[arg(long, default_value_t = 2)]
+    shared_images: usize,
 }
 
 fn parse_seed(s: &str) -> Result<u64, String> {
@@ -105,8 +122,18 @@ fn parse_seed(s: &str) -> Result<u64, String> {
     .map_err(|e| format!("bad seed '{s}': {e}"))
 }
 
+fn parse_glance_store(s: &str) -> Result<GlanceStoreVersion, String> {
+    GlanceStoreVersion::parse(s).ok_or_else(|| {
+        let pinned: Vec<&str> = GlanceStoreVersion::ALL.iter().map(|v| v.as_str()).collect();
+        format!(
+            "glance_store {s} is not pinned; pinned: {}",
+            pinned.join(", ")
+        )
+    })
+}
+
 /// Per place and driver: a seed that fails one driver says nothing about another.
-fn default_regressions(cloud: bool, driver: Driver) -> PathBuf {
+fn default_regressions(cloud: bool, driver: Driver, glance_store: GlanceStoreVersion) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("proptest-regressions");
     let dir = if dir.is_dir() {
         dir
@@ -116,6 +143,9 @@ fn default_regressions(cloud: bool, driver: Driver) -> PathBuf {
     let place = if cloud { "cloud" } else { "emulator" };
     match driver {
         Driver::Rust => dir.join(format!("{place}.txt")),
+        Driver::PythonGlanceStore if glance_store != GlanceStoreVersion::V5_7_0 => {
+            dir.join(format!("{place}-{}-{glance_store}.txt", driver.name()))
+        }
         other => dir.join(format!("{place}-{}.txt", other.name())),
     }
 }
@@ -125,6 +155,9 @@ fn replay_prefix(args: &Args) -> String {
     let mut cmd = String::from("cargo run --release -p cinderbox-conformance --");
     if args.driver != Driver::Rust {
         cmd.push_str(&format!(" --driver {}", args.driver.name()));
+    }
+    if args.driver == Driver::PythonGlanceStore && args.glance_store != GlanceStoreVersion::V5_7_0 {
+        cmd.push_str(&format!(" --glance-store {}", args.glance_store));
     }
     if let Some(c) = &args.glance_config {
         cmd.push_str(&format!(" --glance-config {}", c.display()));
@@ -187,14 +220,24 @@ fn run(args: Args) -> Result<bool> {
             Some(AdapterCommand::rust_beside_current_exe().context("finding the Rust adapter")?)
         }
         Driver::PythonGlanceStore => {
-            eprintln!("cinderbox-conformance: preparing upstream glance_store's venv (setup.sh)…");
-            let python = python_glance_store_setup(None)
+            eprintln!(
+                "cinderbox-conformance: preparing upstream glance_store {}'s venv (setup.sh)…",
+                args.glance_store
+            );
+            let python = python_glance_store_setup_version(args.glance_store, None)
                 .map_err(|e| anyhow::anyhow!("building the glance_store venv: {e}"))?;
             Some(AdapterCommand::python_glance_store(python))
         }
     };
-    let profile =
-        DriverProfile::for_driver(args.driver.name()).context("every --driver has a profile")?;
+    let profile = match args.driver {
+        Driver::PythonGlanceStore => DriverProfile::for_glance_store(args.glance_store),
+        Driver::Rust | Driver::RustAdapter => {
+            DriverProfile::for_driver(args.driver.name()).context("every --driver has a profile")?
+        }
+    };
+    if args.workers > 1 {
+        return run_concurrent(&args, command, profile);
+    }
     let mut sessions = Vec::with_capacity(jobs);
     for _ in 0..jobs {
         let factory: TargetFactory = match &command {
@@ -237,9 +280,9 @@ fn run(args: Args) -> Result<bool> {
             .unwrap_or(1)
     });
     let regressions = (!args.no_persist).then(|| {
-        args.regressions
-            .clone()
-            .unwrap_or_else(|| default_regressions(args.glance_config.is_some(), args.driver))
+        args.regressions.clone().unwrap_or_else(|| {
+            default_regressions(args.glance_config.is_some(), args.driver, args.glance_store)
+        })
     });
     let opts = RunOptions {
         cases: args.cases,
@@ -254,11 +297,14 @@ fn run(args: Args) -> Result<bool> {
         Some(c) => format!("the cloud of {}", c.display()),
         None => "the embedded emulator".to_string(),
     };
+    let driver = match args.driver {
+        Driver::PythonGlanceStore => format!("{} {}", args.driver.name(), args.glance_store),
+        Driver::Rust | Driver::RustAdapter => args.driver.name().to_string(),
+    };
     eprintln!(
-        "cinderbox-conformance: {} case(s) of up to {} steps of driver {} against {target}, seed {seed:#x}",
+        "cinderbox-conformance: {} case(s) of up to {} steps of driver {driver} against {target}, seed {seed:#x}",
         args.cases,
         args.max_steps,
-        args.driver.name()
     );
     let total_hint = args.cases;
     let (report, sessions) = runner::run(sessions, &opts, &|c| {
@@ -279,9 +325,8 @@ fn run(args: Args) -> Result<bool> {
     }
     let steps: usize = report.cases.iter().map(|c| c.steps).sum();
     println!(
-        "ran {} case(s), {steps} step(s) of driver {} in {:.1}s against {target} (seed {seed:#x})",
+        "ran {} case(s), {steps} step(s) of driver {driver} in {:.1}s against {target} (seed {seed:#x})",
         report.cases.len(),
-        args.driver.name(),
         report.elapsed.as_secs_f64()
     );
     for (c, f) in report
@@ -309,4 +354,76 @@ fn run(args: Args) -> Result<bool> {
     }
     println!("{} passed, {} failed", report.passed(), report.failed());
     Ok(report.failed() == 0)
+}
+
+/// `--workers N`: the concurrent-workers mode, one case at a time.
+fn run_concurrent(
+    args: &Args,
+    command: Option<AdapterCommand>,
+    profile: DriverProfile,
+) -> Result<bool> {
+    use cinderbox_conformance::concurrent;
+    anyhow::ensure!(
+        args.glance_config.is_none(),
+        "--workers runs against the embedded emulator only"
+    );
+    let driver = match command {
+        None => concurrent::Driver::Rust,
+        Some(c) => concurrent::Driver::Adapter(c),
+    };
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    let options = concurrent::Options {
+        workers: args.workers.clamp(2, 16),
+        ops_per_worker: args.worker_ops.clamp(1, 8),
+        shared_images: args.shared_images.clamp(1, 8),
+        cases: args.cases,
+        seed,
+        max_shrink_iters: args.max_shrink_iters.min(64),
+    };
+    eprintln!(
+        "cinderbox-conformance: {} concurrent case(s), {} workers × {} calls on {} shared image(s), driver {}, seed {seed:#x}",
+        options.cases, options.workers, options.ops_per_worker, options.shared_images, profile.name
+    );
+    let started = std::time::Instant::now();
+    let results = concurrent::run(&driver, profile, &options, &|c| {
+        let verdict = if c.failure.is_some() { "FAILED" } else { "ok" };
+        eprintln!("case seed={:#018x} {verdict}", c.seed);
+    })?;
+    let failed: Vec<_> = results.iter().filter(|c| c.failure.is_some()).collect();
+    for c in &failed {
+        println!(
+            "\nFAILURE of concurrent case seed {:#x}, shrunk to {} call(s):\n  {}",
+            c.seed,
+            c.plan.iter().map(Vec::len).sum::<usize>(),
+            c.failure.as_deref().unwrap_or_default()
+        );
+        for (w, ops) in c.plan.iter().enumerate() {
+            println!("  worker {w}: {ops:?}");
+        }
+        println!(
+            "replay: {} --workers {} --worker-ops {} --shared-images {} --seed {:#x} --cases 1",
+            replay_prefix(args),
+            options.workers,
+            options.ops_per_worker,
+            options.shared_images,
+            c.seed
+        );
+    }
+    println!(
+        "ran {} concurrent case(s) of {} workers in {:.1}s (seed {seed:#x})",
+        results.len(),
+        options.workers,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "{} passed, {} failed",
+        results.len() - failed.len(),
+        failed.len()
+    );
+    Ok(failed.is_empty())
 }

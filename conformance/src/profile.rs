@@ -3,6 +3,7 @@
 //! The table with the reasons is `docs/adapter-protocol.md`, "Known, documented
 //! differences between drivers"; the reference sections are glance_store_cinder.md's.
 
+use crate::adapter::GlanceStoreVersion;
 use crate::faults::TransientFault;
 use crate::model::{ErrorClass, Form, ImageKey, Model};
 
@@ -12,6 +13,8 @@ use crate::model::{ErrorClass, Form, ImageKey, Model};
 pub struct DriverProfile {
     /// The `--driver` name.
     pub name: &'static str,
+    /// The upstream release behind `python-glance-store` (`--glance-store`); `None` for ours.
+    pub glance_store: Option<GlanceStoreVersion>,
     /// A store whose volume type is missing stays enabled: `add` to it fails `backend`
     /// (Cinder's 404 on create, nothing left) and `delete` through it is served. Upstream
     /// LP#1915163 turned the spec's "disable add and delete" into a warning (§1 "Invalid
@@ -48,12 +51,26 @@ pub struct DriverProfile {
     /// default store) instead of refused: upstream resolves the store from the location
     /// alone and never compares the volume's type (§4).
     pub deletes_unclaimed_legacy: bool,
+    /// An attachment create refused with any Cinder 400 is retried (five attempts, 2/4/8/10 s
+    /// apart), not only the "status must be available … to reserve" refusals of a volume
+    /// another worker holds: glance_store before 5.5.0 (`_retry_on_bad_request` takes every
+    /// `BadRequest`; 5.5.0, LP#2148167, narrowed it and added
+    /// `cinder_attachment_retry_attempts`, an option 5.4.1 does not know).
+    pub retries_any_attachment_400: bool,
+    /// A read detaches only when its caller pulls the iterator past the last chunk or closes
+    /// it; a caller that stops at the image's size leaves the volume attached (`in-use`),
+    /// so an immediate delete by another worker fails on Cinder's 400. glance_store before
+    /// 5.6.0 (LP#2154211: 5.6.0's `CinderVolumeIterator` reads one chunk ahead and detaches
+    /// as it hands out the last one). Only the differential run and the concurrent-workers
+    /// probes stop early; the suite's own reads drain the iterator.
+    pub detaches_only_when_drained: bool,
 }
 
 impl DriverProfile {
     /// Our driver: the reference, no differences.
     pub const RUST: DriverProfile = DriverProfile {
         name: "rust",
+        glance_store: None,
         missing_type_store_writable: false,
         get_missing_is_backend: false,
         delete_returns_before_gone: false,
@@ -62,6 +79,8 @@ impl DriverProfile {
         read_ranges_unguarded: false,
         transient_5xx_fail_the_call: false,
         deletes_unclaimed_legacy: false,
+        retries_any_attachment_400: false,
+        detaches_only_when_drained: false,
     };
 
     /// Our driver with its read-back checks of Cinder's answers off
@@ -77,6 +96,7 @@ impl DriverProfile {
     /// Upstream glance_store 5.7.0's cinder driver (`conformance/adapters/python-glance-store`).
     pub const PYTHON_GLANCE_STORE: DriverProfile = DriverProfile {
         name: "python-glance-store",
+        glance_store: Some(GlanceStoreVersion::V5_7_0),
         missing_type_store_writable: true,
         get_missing_is_backend: true,
         delete_returns_before_gone: true,
@@ -85,7 +105,26 @@ impl DriverProfile {
         read_ranges_unguarded: true,
         transient_5xx_fail_the_call: true,
         deletes_unclaimed_legacy: true,
+        retries_any_attachment_400: false,
+        detaches_only_when_drained: false,
     };
+
+    /// Upstream glance_store 5.4.1 (stable/2026.1), the same adapter on its own venv: 5.7.0's
+    /// differences, and the attach and read code from before 5.5.0 and 5.6.0.
+    pub const PYTHON_GLANCE_STORE_5_4_1: DriverProfile = DriverProfile {
+        glance_store: Some(GlanceStoreVersion::V5_4_1),
+        retries_any_attachment_400: true,
+        detaches_only_when_drained: true,
+        ..DriverProfile::PYTHON_GLANCE_STORE
+    };
+
+    /// The profile of upstream glance_store `version`.
+    pub fn for_glance_store(version: GlanceStoreVersion) -> DriverProfile {
+        match version {
+            GlanceStoreVersion::V5_4_1 => DriverProfile::PYTHON_GLANCE_STORE_5_4_1,
+            GlanceStoreVersion::V5_7_0 => DriverProfile::PYTHON_GLANCE_STORE,
+        }
+    }
 
     /// The profile of a `--driver` name (`rust-adapter` is our driver behind the protocol).
     pub fn for_driver(name: &str) -> Option<DriverProfile> {
@@ -139,6 +178,8 @@ impl DriverProfile {
             | TransientFault::AttachmentUpdate503
             | TransientFault::Show503 => true,
             TransientFault::SlowCreate => false,
+            // no retry outlasts an outage: every driver fails
+            TransientFault::ShowFails500 | TransientFault::ShowFails503 => return true,
         };
         is_5xx && self.transient_5xx_fail_the_call
     }
@@ -181,5 +222,13 @@ mod tests {
             p.fails_under(TransientFault::Show503) && !p.fails_under(TransientFault::SlowCreate)
         );
         assert!(!r.fails_under(TransientFault::Create503));
+        let old = DriverProfile::for_glance_store(GlanceStoreVersion::V5_4_1);
+        assert_eq!(old.name, "python-glance-store");
+        assert!(old.detaches_only_when_drained && old.retries_any_attachment_400);
+        assert!(!p.detaches_only_when_drained && !p.retries_any_attachment_400);
+        assert_eq!(
+            DriverProfile::for_glance_store(GlanceStoreVersion::V5_7_0),
+            DriverProfile::PYTHON_GLANCE_STORE
+        );
     }
 }

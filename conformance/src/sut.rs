@@ -220,7 +220,13 @@ impl Case {
             }
             Op::GetSize { key } => {
                 let h = self.handle(*key);
-                let want = self.model.expect_read(*key, 0, None).map(|(_, l)| l);
+                // Under an outage of `volume.show` nothing can be known: an error, even
+                // for a deleted image (Cinder never got to say 404).
+                let want = if self.faulted_fails {
+                    Err(ErrorClass::Backend)
+                } else {
+                    self.model.expect_read(*key, 0, None).map(|(_, l)| l)
+                };
                 let got = self.session().target.get_size(&h.location);
                 if check(&name, &got, &want) && got.as_ref().ok() != want.as_ref().ok() {
                     fail!(Size, "{name}: size {got:?}, expected {want:?}");
@@ -362,6 +368,8 @@ impl Case {
                     Op::Download { key } => {
                         self.model.expect_read(*key, 0, None).is_ok() && fault.hits_download()
                     }
+                    // every driver's get_size shows the volume
+                    Op::GetSize { .. } => fault.is_outage(),
                     _ => false,
                 };
                 self.faulted_fails = self.model.caps.profile.fails_under(*fault);

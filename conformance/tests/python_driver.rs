@@ -300,3 +300,68 @@ fn upstream_truncates_an_unknown_size_upload_crossing_a_gib() {
     adapter.delete(&added.location).expect("delete");
     adapter.shutdown().expect("shutdown");
 }
+
+/// The two pinned releases differ where their profiles say: the probes of
+/// `cinderbox-differential` for the still-attached read (5.6.0's iterator) and the
+/// any-400 attachment retry (5.5.0) reproduce on 5.4.1 only, exactly as
+/// `detaches_only_when_drained` and `retries_any_attachment_400` predict; the get_size
+/// bug reproduces on both.
+#[test]
+fn the_differential_probes_agree_with_each_versions_profile() {
+    use cinderbox_conformance::adapter::{python_glance_store_setup_version, GlanceStoreVersion};
+    use cinderbox_conformance::differential::{probe, Bug, ProbeOptions, Subject};
+    for version in GlanceStoreVersion::ALL {
+        let python = python_glance_store_setup_version(version, None).expect("setup.sh");
+        let command = AdapterCommand::python_glance_store(python);
+        let subject = Subject::Upstream(version);
+        let profile = subject.profile();
+        let expect = [
+            (
+                Bug::DeleteWhileStillAttached,
+                profile.detaches_only_when_drained,
+            ),
+            (Bug::RetriesAnyAttach400, profile.retries_any_attachment_400),
+            (Bug::GetSizeZeroOnError, true),
+        ];
+        for (bug, reproduced) in expect {
+            let verdict =
+                probe(bug, subject, &command, &ProbeOptions::default()).expect("the probe runs");
+            eprintln!("{version} × {}: {}", bug.name(), verdict.cell());
+            assert_eq!(
+                verdict.reproduced(),
+                reproduced,
+                "{version} × {}: {}",
+                bug.name(),
+                verdict.cell()
+            );
+        }
+    }
+}
+
+/// Named regression, KNOWN UPSTREAM BUG in 5.4.1 (fixed in 5.6.0, LP#2154211), shrunk by
+/// `--workers 4` to two calls. Postmortem: a Glance-like read (it stops at the image's
+/// size) leaves the non-multiattach volume attached; a second worker's download is
+/// refused ("… to reserve, but the current status is in-use."), retried for 24 s and
+/// failed. 5.7.0 detaches as it hands out the last chunk: the same plan passes.
+#[test]
+fn upstream_5_4_1_two_workers_reading_one_image_fail_and_5_7_0_passes() {
+    use cinderbox_conformance::adapter::{python_glance_store_setup_version, GlanceStoreVersion};
+    use cinderbox_conformance::concurrent::{run_case, Driver, WorkerOp};
+    let plan = vec![vec![WorkerOp::Download(0)], vec![WorkerOp::Download(0)]];
+    for version in GlanceStoreVersion::ALL {
+        let python = python_glance_store_setup_version(version, None).expect("setup.sh");
+        let driver = Driver::Adapter(AdapterCommand::python_glance_store(python));
+        let profile = DriverProfile::for_glance_store(version);
+        let failure =
+            run_case(&driver, profile, 0xf75f_04cb_b5a1_a1dd, &plan, 1).expect("the case runs");
+        match version {
+            GlanceStoreVersion::V5_4_1 => {
+                let f = failure.expect(
+                    "5.4.1 no longer keeps the volume attached after a read stopped at its size",
+                );
+                assert!(f.contains("no serial order"), "{f}");
+            }
+            GlanceStoreVersion::V5_7_0 => assert_eq!(failure, None),
+        }
+    }
+}

@@ -11,6 +11,8 @@ use common::{client, spawn_emulator};
 use fault_support::*;
 use serde_json::{json, Value};
 
+mod holds;
+
 fn statuses(api: &common::Api, path: &str, n: usize) -> Vec<u16> {
     (0..n).map(|_| api.get(path).0).collect()
 }

@@ -117,6 +117,8 @@ class Adapter:
     def __init__(self):
         self.configured = False
         self.context = None
+        # Iterators a `get` with `hold_open` keeps open until `release`.
+        self.held = []
 
     # --- configuration -----------------------------------------------------------
 
@@ -244,19 +246,41 @@ class Adapter:
         offset = args.get("offset") or 0
         length = args.get("length")
         out_path = require(args, "out_path", str)
-        iterator, _size = multi_backend.get(uri, self.backend_for(uri), offset=offset,
-                                            chunk_size=length, context=self.context)
+        hold_open = bool(args.get("hold_open"))
+        iterator, size = multi_backend.get(uri, self.backend_for(uri), offset=offset,
+                                           chunk_size=length, context=self.context)
         written = 0
+        held = False
         try:
             with open(out_path, "wb") as out:
-                for chunk in iterator:
-                    out.write(chunk)
-                    written += len(chunk)
+                if hold_open:
+                    # A Glance worker whose client already has every byte: stop pulling at
+                    # the size the read spans, and leave the iterator open until `release`.
+                    iterator = iter(iterator)
+                    while written < size:
+                        try:
+                            chunk = next(iterator)
+                        except StopIteration:
+                            break
+                        out.write(chunk)
+                        written += len(chunk)
+                    self.held.append(iterator)
+                    held = True
+                else:
+                    for chunk in iterator:
+                        out.write(chunk)
+                        written += len(chunk)
         finally:
-            close = getattr(iterator, "close", None)
-            if close:
-                close()
+            if not held:
+                close_iterator(iterator)
         return {"bytes": written}
+
+    def release(self, _args):
+        """Closes the iterators `get` with `hold_open` left open; answers how many."""
+        held, self.held = self.held, []
+        for iterator in held:
+            close_iterator(iterator)
+        return {"released": len(held)}
 
     def get_size(self, args):
         self.require_configured()
@@ -318,6 +342,12 @@ class Adapter:
         return uri
 
 
+def close_iterator(iterator):
+    close = getattr(iterator, "close", None)
+    if close:
+        close()
+
+
 def backend_of(uri):
     """The store a `cinder://<store>/<volume-id>` location names, or None for a legacy
     `cinder://<volume-id>` (glance_store then searches every store)."""
@@ -364,6 +394,7 @@ OPS = {
     "delete": Adapter.delete,
     "upgrade_location": Adapter.upgrade_location,
     "upgrade_locations": Adapter.upgrade_locations,
+    "release": Adapter.release,
 }
 
 

@@ -272,12 +272,7 @@ pub async fn update(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
 pub async fn delete(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
     let id = parse_attachment_id(raw_id)?;
     let caller = req.caller.clone();
-    let rest = req
-        .app
-        .domain
-        .store
-        .write(move |tx| attach::delete(tx, &caller, id))
-        .await?;
+    let rest = req.app.domain.delete_attachment(caller, id).await?;
     let items: Vec<Value> = rest
         .iter()
         .map(|a| views::attachment(a, Value::Null, false))
@@ -299,10 +294,6 @@ pub async fn action(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
     }
     let id = parse_attachment_id(raw_id)?;
     let caller = req.caller.clone();
-    req.app
-        .domain
-        .store
-        .write(move |tx| attach::complete(tx, &caller, id))
-        .await?;
+    req.app.domain.complete_attachment(caller, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -19,6 +19,7 @@ use super::rule::{ErrorSpec, HttpEffect, Lie};
 use super::{Call, Faults, Service};
 use crate::error::{cinder_fault, keystone_fault, ApiError};
 use crate::volume::metadata;
+use crate::volume::status::VolumeStatus;
 
 pub async fn apply<F, Fut>(
     faults: &Faults,
@@ -60,7 +61,42 @@ where
             next(rewrite_volume_type(&body, &t)).await
         }
         HttpEffect::Lie(Lie::Ack) => ack(faults, call, body, next).await,
+        HttpEffect::RefuseReserve { status } => {
+            let Some(spec) = refusal(faults, &body, status) else {
+                // no such volume: the real handler's 404 (or 400) stays
+                return next(body).await;
+            };
+            call.note(&format!("refused: reservation as if {status}"));
+            error_response(faults, call.service, &spec)
+        }
     }
+}
+
+/// Cinder's `attachment_create` refusal (cinder/volume/api.py), for the volume the
+/// request body names, as if it were in `status`.
+fn refusal(faults: &Faults, body: &Bytes, status: VolumeStatus) -> Option<ErrorSpec> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let id = v
+        .pointer("/attachment/volume_uuid")
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())?;
+    let multiattach = faults
+        .store
+        .read(|s| s.volumes.get(&id).map(|v| v.multiattach))?;
+    let statuses = if multiattach {
+        "available or in-use or downloading"
+    } else {
+        "available or downloading"
+    };
+    Some(ErrorSpec {
+        status: 400,
+        key: "badRequest".into(),
+        message: format!(
+            "Invalid volume: Volume {id} status must be {statuses} to reserve, but the current status is {status}."
+        ),
+        retry_after_s: None,
+        applied: false,
+    })
 }
 
 /// Cinder's `{"<key>": {"code", "message"}}`, Keystone's `{"error": {...}}`, or (401)

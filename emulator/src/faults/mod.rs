@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use crate::config::World;
 use crate::reqlog::Trace;
-use crate::volume::hooks::{Hooks, Job, NfsOutcome, NfsPlan, Outcome, Plan};
+use crate::volume::hooks::{AttachCall, Hold, Hooks, Job, NfsOutcome, NfsPlan, Outcome, Plan};
 use crate::volume::store::Store;
 use matching::Facts;
 use parse::RuleError;
@@ -230,6 +230,22 @@ impl Hooks for Faults {
         self.plan_nfs(operation, volume_id)
     }
 
+    /// A `hold` rule matching the attachment call just committed.
+    fn hold(&self, volume_id: Uuid, call: AttachCall) -> Option<Hold> {
+        let mut facts = self.volume_facts(volume_id);
+        facts.operation = Some(call.operation().to_string());
+        match self.rules().pick(Phase::Hold, &facts) {
+            Some((id, Action::Hold { status, for_ms })) => {
+                tracing::info!(rule = %id, %volume_id, %status, for_ms, "fault: volume held");
+                Some(Hold {
+                    status,
+                    duration: Duration::from_millis(for_ms),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// How a background transition should run: by default after `base`, successfully.
     fn plan(&self, volume_id: Uuid, job: Job, base: Duration) -> Plan {
         let operation = match job {
@@ -329,7 +345,7 @@ impl Faults {
                         delay: Duration::ZERO,
                         outcome: NfsOutcome::Fail,
                     },
-                    HttpEffect::Lie(_) => NfsPlan::SERVE,
+                    HttpEffect::Lie(_) | HttpEffect::RefuseReserve { .. } => NfsPlan::SERVE,
                 }
             }
             _ => NfsPlan::SERVE,

@@ -282,7 +282,40 @@ fn check_fit(m: &Match, effect: &Effect) -> Result<(), RuleError> {
                 ));
             }
         }
+        Phase::Hold => {
+            const CALLS: [&str; 4] = [
+                "attachment.create",
+                "attachment.update",
+                "attachment.complete",
+                "attachment.delete",
+            ];
+            if m.method.is_some() || m.path.is_some() {
+                return Err(err(
+                    "effect.hold",
+                    "applies after an attachment call has committed, which is matched by operation, project and volume, not by method or path",
+                ));
+            }
+            if !m.operations.is_empty() && !ops_within(&CALLS) {
+                return Err(err(
+                    "operation",
+                    format!("a hold applies only to {}", CALLS.join(", ")),
+                ));
+            }
+        }
         Phase::Http => {
+            let refuses = match effect {
+                Effect::Http(HttpEffect::RefuseReserve { .. }) => true,
+                Effect::Sequence(steps) => steps
+                    .iter()
+                    .any(|s| matches!(s, Step::Do(HttpEffect::RefuseReserve { .. }))),
+                _ => false,
+            };
+            if refuses && !ops_within(&["attachment.create"]) {
+                return Err(err(
+                    "operation",
+                    "refuse answers a reservation: it needs `operation = \"attachment.create\"`",
+                ));
+            }
             let mut lies = Vec::new();
             match effect {
                 Effect::Http(HttpEffect::Lie(l)) => lies.push(l),

@@ -5,6 +5,21 @@
 use super::parse::{err, nonempty, within, RuleError};
 use super::rule::*;
 use super::spec::{EffectTable, Latency, Shape, EFFECT_KINDS};
+use crate::volume::status::VolumeStatus;
+
+/// A volume status as Cinder spells it (`in-use`, `detaching`, ...).
+fn volume_status(text: &str, field: &str) -> Result<VolumeStatus, RuleError> {
+    text.parse()
+        .map_err(|_| err(field, format!("{text:?} is not a Cinder volume status")))
+}
+
+fn hold_statuses_expected() -> String {
+    let names: Vec<String> = HOLD_STATUSES.iter().map(|s| format!("\"{s}\"")).collect();
+    format!(
+        "one of {}: the statuses of the attach flow",
+        names.join(", ")
+    )
+}
 
 impl TryFrom<Shape<EffectTable>> for Effect {
     type Error = RuleError;
@@ -36,6 +51,20 @@ impl TryFrom<Shape<EffectTable>> for Effect {
         }
         if let Some(kind) = &t.transition {
             return transition(kind, &t, &keys).map(Effect::Transition);
+        }
+        if let Some(status) = &t.hold {
+            only(&keys, "effect", &["hold", "for_ms"])?;
+            let status = volume_status(status, "effect.hold")?;
+            if !HOLD_STATUSES.contains(&status) {
+                return Err(err("effect.hold", hold_statuses_expected()));
+            }
+            let for_ms = t
+                .for_ms
+                .ok_or_else(|| err("effect.for_ms", "missing: how long the hold lasts"))?;
+            return Ok(Effect::Hold {
+                status,
+                for_ms: within(for_ms, "effect.for_ms", 1, MAX_TRANSITION_MS)?,
+            });
         }
         if let Some(bytes) = t.bit_rot {
             only(&keys, "effect", &["bit_rot", "seed", "region_mib"])?;
@@ -201,10 +230,21 @@ fn http(v: Shape<EffectTable>, field: &str) -> Result<HttpEffect, RuleError> {
             _ => Err(err(&f("lie"), "one of \"ack\", \"volume_type\"")),
         };
     }
-    if t.transition.is_some() || t.bit_rot.is_some() {
+    if let Some(status) = t.refuse {
+        only(&keys, field, &["refuse"])?;
+        let status = volume_status(&status, &f("refuse"))?;
+        if matches!(status, VolumeStatus::Available | VolumeStatus::Downloading) {
+            return Err(err(
+                &f("refuse"),
+                "a volume that is available or downloading can be reserved; name the status it is refused in (reserved, attaching, detaching, in-use, ...)",
+            ));
+        }
+        return Ok(HttpEffect::RefuseReserve { status });
+    }
+    if t.transition.is_some() || t.bit_rot.is_some() || t.hold.is_some() {
         return Err(err(
             field,
-            "transition and bit_rot cannot be sequence steps",
+            "transition, bit_rot and hold cannot be sequence steps",
         ));
     }
     Err(err(

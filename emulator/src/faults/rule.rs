@@ -5,6 +5,8 @@
 use globset::GlobMatcher;
 use serde_json::Value;
 
+use crate::volume::status::VolumeStatus;
+
 /// One validated rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -103,10 +105,21 @@ pub enum Lie {
 #[derive(Debug, Clone, PartialEq)]
 pub enum HttpEffect {
     Error(ErrorSpec),
-    Latency { min_ms: u64, max_ms: u64 },
-    Hang { max_ms: u64 },
+    Latency {
+        min_ms: u64,
+        max_ms: u64,
+    },
+    Hang {
+        max_ms: u64,
+    },
     Close,
     Lie(Lie),
+    /// Refuse an attachment create with Cinder's 400 for a volume in `status` ("Volume
+    /// <id> status must be available or downloading to reserve, but the current status
+    /// is <status>."), whatever its real status.
+    RefuseReserve {
+        status: VolumeStatus,
+    },
 }
 
 /// One step of a sequence: an effect, or `ok` (let the request through).
@@ -128,6 +141,12 @@ pub enum Effect {
         seed: u64,
         region_mib: u64,
     },
+    /// After an attachment call, show the volume in `status` (`reserved`, `attaching`,
+    /// `detaching`) for `for_ms` before the status its attachments give.
+    Hold {
+        status: VolumeStatus,
+        for_ms: u64,
+    },
 }
 
 /// Where in the emulator a rule is consulted.
@@ -139,6 +158,8 @@ pub enum Phase {
     Job,
     /// When an attachment gets its connection info.
     Attach,
+    /// After an attachment call committed ([`crate::volume::hooks::Hooks::hold`]).
+    Hold,
 }
 
 impl Effect {
@@ -147,6 +168,7 @@ impl Effect {
             Effect::Http(_) | Effect::Sequence(_) => Phase::Http,
             Effect::Transition(_) => Phase::Job,
             Effect::BitRot { .. } => Phase::Attach,
+            Effect::Hold { .. } => Phase::Hold,
         }
     }
 }
@@ -155,3 +177,10 @@ impl Effect {
 pub const MAX_WAIT_MS: u64 = 600_000;
 /// Upper bound on a transition delay (1 hour): long enough to look stuck.
 pub const MAX_TRANSITION_MS: u64 = 3_600_000;
+
+/// The statuses a `hold` may show: those of the attach flow.
+pub const HOLD_STATUSES: [VolumeStatus; 3] = [
+    VolumeStatus::Reserved,
+    VolumeStatus::Attaching,
+    VolumeStatus::Detaching,
+];

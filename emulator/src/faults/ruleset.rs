@@ -45,6 +45,10 @@ pub enum Action {
         seed: u64,
         region_mib: u64,
     },
+    Hold {
+        status: crate::volume::status::VolumeStatus,
+        for_ms: u64,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -143,6 +147,10 @@ impl RuleSet {
                     // Each firing rots different bytes, reproducibly.
                     seed: seed.wrapping_add(l.fired),
                     region_mib: *region_mib,
+                },
+                Effect::Hold { status, for_ms } => Action::Hold {
+                    status: *status,
+                    for_ms: *for_ms,
                 },
             };
             let action = match action {

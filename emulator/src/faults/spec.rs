@@ -115,6 +115,8 @@ pub struct EffectTable {
     pub region_mib: Option<u64>,
     pub lie: Option<String>,
     pub volume_type: Option<String>,
+    pub hold: Option<String>,
+    pub refuse: Option<String>,
 }
 
 /// The kind keys of an effect table: exactly one per table.
@@ -127,6 +129,8 @@ pub const EFFECT_KINDS: &[&str] = &[
     "transition",
     "bit_rot",
     "lie",
+    "hold",
+    "refuse",
 ];
 
 impl EffectTable {
@@ -151,6 +155,8 @@ impl EffectTable {
             ("region_mib", self.region_mib.is_some()),
             ("lie", self.lie.is_some()),
             ("volume_type", self.volume_type.is_some()),
+            ("hold", self.hold.is_some()),
+            ("refuse", self.refuse.is_some()),
         ];
         present
             .into_iter()

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::attach::{self, Changed, NewAttachment};
 use super::files::VolumeFiles;
-use super::hooks::{Hooks, Job};
+use super::hold;
+use super::hooks::{AttachCall, Hooks, Job};
 use super::jobs;
 use super::model::{Volume, VolumeType};
 use super::ops::{self, Caller, CreateVolume};
@@ -295,6 +296,7 @@ impl Domain {
         if changed.stored.connector.is_some() {
             self.before_attach(volume_id).await?;
         }
+        hold::after(self, volume_id, AttachCall::Create).await?;
         Ok(changed)
     }
 
@@ -309,7 +311,37 @@ impl Domain {
             .write(move |tx| attach::update(tx, &caller, id, connector))
             .await?;
         self.before_attach(changed.stored.volume_id).await?;
+        hold::after(self, changed.stored.volume_id, AttachCall::Update).await?;
         Ok(changed)
+    }
+
+    /// `os-complete` on an attachment; then any hold the hooks ask for.
+    pub async fn complete_attachment(&self, caller: Caller, id: Uuid) -> Result<(), ApiError> {
+        let volume_id = self
+            .write(move |tx| {
+                let volume_id = attach::visible(tx, &caller, id)?.volume_id;
+                attach::complete(tx, &caller, id)?;
+                Ok(volume_id)
+            })
+            .await?;
+        hold::after(self, volume_id, AttachCall::Complete).await
+    }
+
+    /// `DELETE /attachments/{id}`: the volume's remaining attachments; then any hold the
+    /// hooks ask for (a slow detach).
+    pub async fn delete_attachment(
+        &self,
+        caller: Caller,
+        id: Uuid,
+    ) -> Result<Vec<super::model::Attachment>, ApiError> {
+        let (volume_id, rest) = self
+            .write(move |tx| {
+                let volume_id = attach::visible(tx, &caller, id)?.volume_id;
+                Ok((volume_id, attach::delete(tx, &caller, id)?))
+            })
+            .await?;
+        hold::after(self, volume_id, AttachCall::Delete).await?;
+        Ok(rest)
     }
 
     /// Legacy `os-initialize_connection`: the access mode, after the attach hook.

@@ -84,6 +84,40 @@ impl NfsPlan {
     };
 }
 
+/// An attachment call after which the volume may be held in a transitional status
+/// (see [`Hooks::hold`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachCall {
+    /// `POST /attachments`.
+    Create,
+    /// `PUT /attachments/{id}`.
+    Update,
+    /// `POST /attachments/{id}/action` `os-complete`.
+    Complete,
+    /// `DELETE /attachments/{id}`.
+    Delete,
+}
+
+impl AttachCall {
+    /// The operation name fault rules match (`attachment.create`, ...).
+    pub fn operation(self) -> &'static str {
+        match self {
+            AttachCall::Create => "attachment.create",
+            AttachCall::Update => "attachment.update",
+            AttachCall::Complete => "attachment.complete",
+            AttachCall::Delete => "attachment.delete",
+        }
+    }
+}
+
+/// Show the volume in `status` for `duration` after the call, then the status its
+/// attachments give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    pub status: super::status::VolumeStatus,
+    pub duration: Duration,
+}
+
 /// What the domain lets others decide.
 pub trait Hooks: Send + Sync {
     /// How `job` on `volume_id` runs (for a snapshot job, the snapshot's volume); `base`
@@ -98,6 +132,12 @@ pub trait Hooks: Send + Sync {
     /// `nfs.<procedure>` (`nfs.read`, `nfs.write`, ...) or `mount.<procedure>`;
     /// `volume_id` is the volume file the call names, when it names one.
     fn nfs_call(&self, operation: &str, volume_id: Option<Uuid>) -> NfsPlan;
+
+    /// Called after the attachment call `call` on `volume_id` committed: whether the
+    /// volume stays in a transitional status for a while. By default it does not.
+    fn hold(&self, _volume_id: Uuid, _call: AttachCall) -> Option<Hold> {
+        None
+    }
 }
 
 /// No intervention: every job succeeds after its configured delay.

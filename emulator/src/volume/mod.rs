@@ -11,6 +11,7 @@ pub mod group_snapshots;
 pub mod group_sources;
 pub mod group_types;
 pub mod groups;
+pub mod hold;
 pub mod hooks;
 pub mod jobs;
 pub mod messages;
