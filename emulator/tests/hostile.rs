@@ -328,6 +328,8 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/messages", None),
     ("GET", "/messages/{aid}", None),
     ("DELETE", "/messages/{aid}", None),
+    ("GET", "/os-quota-class-sets/{key}", None),
+    ("PUT", "/os-quota-class-sets/{key}", Some("quota_class_set")),
     ("PATCH", "/volumes", None),
     ("GET", "/nothing/here", None),
 ];

@@ -20,6 +20,7 @@ mod hostile;
 mod keystone;
 mod load;
 mod qos_transfers;
+mod quota_classes;
 mod quotas;
 mod scenarios;
 mod structure;

@@ -157,6 +157,8 @@ endpoints! {
     MessageList: GET "messages" => "message.list", 3;
     MessageShow(id): GET "messages/{id}" => "message.show", 3;
     MessageDelete(id): DELETE "messages/{id}" => "message.delete", 3;
+    QuotaClassShow(class): GET "os-quota-class-sets/{class}" => "quota_class.show", 0;
+    QuotaClassUpdate(class): PUT "os-quota-class-sets/{class}" => "quota_class.update", 0;
 }
 
 /// The catalogue's operation for `POST /volumes/{id}/action`, completed by the action.
@@ -181,6 +183,7 @@ pub const COLLECTIONS: &[&str] = &[
     "os-volume-transfer",
     "volume-transfers",
     "messages",
+    "os-quota-class-sets",
 ];
 
 fn not_found() -> ApiError {
@@ -415,6 +418,10 @@ impl Endpoint {
             ["messages", id] if !id.is_empty() => pick(vec![
                 (Method::GET, E::MessageShow(s(1))),
                 (Method::DELETE, E::MessageDelete(s(1))),
+            ]),
+            ["os-quota-class-sets", class] if !class.is_empty() => pick(vec![
+                (Method::GET, E::QuotaClassShow(s(1))),
+                (Method::PUT, E::QuotaClassUpdate(s(1))),
             ]),
             _ => Err(not_found()),
         }

@@ -41,6 +41,11 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     ),
     ("Hosts", "os-hosts", "Admin-only host administration."),
     ("QuotaSets", "os-quota-sets", "Quota management support."),
+    (
+        "QuotaClasses",
+        "os-quota-class-sets",
+        "Quota classes management support.",
+    ),
     ("TypesManage", "os-types-manage", "Types manage support."),
     (
         "TypesExtraSpecs",

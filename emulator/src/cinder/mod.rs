@@ -14,6 +14,7 @@ pub mod microversion;
 pub mod misc;
 pub mod params;
 pub mod qos;
+pub mod quota_classes;
 pub mod quotas;
 pub mod services;
 pub mod transfers;
@@ -423,5 +424,7 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::MessageList => messages::list(&req).await,
         E::MessageShow(id) => messages::show(&req, &id).await,
         E::MessageDelete(id) => messages::delete(&req, &id).await,
+        E::QuotaClassShow(class) => quota_classes::show(&req, &class).await,
+        E::QuotaClassUpdate(class) => quota_classes::update(&req, &class).await,
     }
 }

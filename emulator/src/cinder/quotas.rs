@@ -81,7 +81,7 @@ pub async fn defaults(req: &Req, pid: &str) -> Result<Response, ApiError> {
         ops::quota_resources(tx)
             .into_iter()
             .map(|r| {
-                let l = ops::default_quota_limit(&world, pid, &r);
+                let l = crate::volume::quota_classes::project_default(tx, &world, pid, &r);
                 (r, json!(l))
             })
             .collect()

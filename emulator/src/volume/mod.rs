@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod model;
 pub mod ops;
 pub mod qos;
+pub mod quota_classes;
 pub mod quotas;
 pub mod services;
 pub mod status;

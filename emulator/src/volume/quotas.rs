@@ -7,10 +7,11 @@ use super::store::Tx;
 use crate::config::World;
 use crate::error::ApiError;
 
-/// One quota resource's limit for a project: an override, else the world's.
+/// One quota resource's limit for a project: an override, else its default (see
+/// `quota_classes::project_default`).
 pub fn quota_limit(tx: &Tx<'_>, world: &World, project_id: &str, resource: &str) -> i64 {
     tx.quota_override(project_id, resource)
-        .unwrap_or_else(|| default_quota_limit(world, project_id, resource))
+        .unwrap_or_else(|| super::quota_classes::project_default(tx, world, project_id, resource))
 }
 
 /// (volume count, gigabytes) a project uses, overall or for one type.
