@@ -236,6 +236,8 @@ impl Hooks for Faults {
             Job::Create => "volume.create",
             Job::Extend { .. } => "volume.action.os-extend",
             Job::Delete => "volume.delete",
+            Job::Backup { .. } => job.name(),
+            Job::Retype { .. } => "volume.action.os-retype",
         };
         let mut facts = self.volume_facts(volume_id);
         facts.operation = Some(operation.to_string());

@@ -8,7 +8,6 @@ use crate::cinder::endpoint::{CATALOGUE, VOLUME_ACTION};
 
 /// Actions real Cinder has that the emulator refuses; rules may still name them.
 const UNIMPLEMENTED_ACTIONS: &[&str] = &[
-    "os-retype",
     "os-volume_upload_image",
     "os-set_image_metadata",
     "os-unset_image_metadata",
@@ -68,7 +67,16 @@ pub const KEYSTONE: &[&str] = &["keystone.token.create"];
 
 /// Operations whose work finishes in a background job: the only ones a `transition`
 /// effect can change.
-pub const JOBS: &[&str] = &["volume.create", "volume.action.os-extend", "volume.delete"];
+pub const JOBS: &[&str] = &[
+    "volume.create",
+    "volume.action.os-extend",
+    "volume.delete",
+    "volume.action.os-retype",
+    "backup.create",
+    "backup.restore",
+    "backup.delete",
+    "backup.import_record",
+];
 
 /// Operations a `lie = "ack"` can acknowledge without applying.
 pub const ACKABLE: &[&str] = &[

@@ -12,8 +12,31 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
     Create,
-    Extend { new_size_gb: u64 },
+    Extend {
+        new_size_gb: u64,
+    },
     Delete,
+    /// A backup service job; the hooks are given the backup's volume (`restore`: the
+    /// volume restored to).
+    Backup {
+        backup_id: Uuid,
+        step: BackupStep,
+    },
+    /// `os-retype` to `new_type_id`; `migrate` when the new type needs another backend
+    /// and the policy is `on-demand`.
+    Retype {
+        new_type_id: Uuid,
+        migrate: bool,
+    },
+}
+
+/// Which backup job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupStep {
+    Create,
+    Restore,
+    Delete,
+    Import,
 }
 
 impl Job {
@@ -22,6 +45,13 @@ impl Job {
             Job::Create => "create",
             Job::Extend { .. } => "extend",
             Job::Delete => "delete",
+            Job::Backup { step, .. } => match step {
+                BackupStep::Create => "backup.create",
+                BackupStep::Restore => "backup.restore",
+                BackupStep::Delete => "backup.delete",
+                BackupStep::Import => "backup.import_record",
+            },
+            Job::Retype { .. } => "retype",
         }
     }
 }

@@ -39,6 +39,7 @@ fn plan(domain: &Domain, volume_id: Uuid, job: Job) -> Plan {
         Job::Create => delays.create,
         Job::Extend { .. } => delays.extend,
         Job::Delete => delays.delete,
+        Job::Backup { .. } | Job::Retype { .. } => delays.create,
     };
     domain.hooks.plan(volume_id, job, base)
 }
@@ -51,6 +52,13 @@ async fn finish(
 ) -> Result<(), crate::error::ApiError> {
     let files = domain.files.clone();
     match job {
+        Job::Backup { backup_id, step } => {
+            super::backup_jobs::finish(domain, backup_id, step, ok).await
+        }
+        Job::Retype {
+            new_type_id,
+            migrate,
+        } => super::retype::finish(domain, id, new_type_id, migrate, ok).await,
         Job::Create => {
             // No backend qualified: the scheduler fails the create, with a message.
             let scheduled = domain
@@ -207,5 +215,5 @@ pub async fn recover(domain: &Domain) -> Result<(), crate::error::ApiError> {
             .remove(id)
             .map_err(|e| crate::error::ApiError::Internal(format!("remove orphan: {e}")))?;
     }
-    Ok(())
+    super::backup_jobs::recover(domain).await
 }

@@ -2,6 +2,10 @@
 //! and the background jobs of the emulated volume service.
 
 pub mod attach;
+pub mod backup_data;
+pub mod backup_jobs;
+pub mod backup_status;
+pub mod backups;
 pub mod domain;
 pub mod encryption;
 pub mod files;
@@ -16,9 +20,11 @@ pub mod ops;
 pub mod qos;
 pub mod quota_classes;
 pub mod quotas;
+pub mod retype;
 pub mod services;
 pub mod status;
 pub mod store;
 pub mod transfers;
 pub mod transition;
+pub mod transition_jobs;
 pub mod types;
