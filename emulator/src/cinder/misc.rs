@@ -41,6 +41,12 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     ),
     ("Hosts", "os-hosts", "Admin-only host administration."),
     ("QuotaSets", "os-quota-sets", "Quota management support."),
+    ("Backups", "backups", "Backups support."),
+    (
+        "BackupAdminActions",
+        "os-backup-admin-actions",
+        "Enable admin actions.",
+    ),
     (
         "QuotaClasses",
         "os-quota-class-sets",

@@ -5,6 +5,8 @@
 pub mod actions;
 pub mod attachments;
 pub mod backends;
+pub mod backup_params;
+pub mod backups;
 pub mod encryption;
 pub mod endpoint;
 pub mod group_types;
@@ -16,6 +18,7 @@ pub mod params;
 pub mod qos;
 pub mod quota_classes;
 pub mod quotas;
+pub mod retype;
 pub mod services;
 pub mod transfers;
 pub mod types;
@@ -426,5 +429,15 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::MessageDelete(id) => messages::delete(&req, &id).await,
         E::QuotaClassShow(class) => quota_classes::show(&req, &class).await,
         E::QuotaClassUpdate(class) => quota_classes::update(&req, &class).await,
+        E::BackupList => backups::list(&req, false).await,
+        E::BackupListDetail => backups::list(&req, true).await,
+        E::BackupCreate => backups::create(&req).await,
+        E::BackupImport => backups::import_record(&req).await,
+        E::BackupShow(id) => backups::show(&req, &id).await,
+        E::BackupUpdate(id) => backups::update(&req, &id).await,
+        E::BackupDelete(id) => backups::delete(&req, &id).await,
+        E::BackupRestore(id) => backups::restore(&req, &id).await,
+        E::BackupAction(id) => backups::action(&req, &id).await,
+        E::BackupExport(id) => backups::export_record(&req, &id).await,
     }
 }

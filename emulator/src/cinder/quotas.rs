@@ -21,6 +21,7 @@ pub async fn limits(req: &Req) -> Result<Response, ApiError> {
     let pid = req.project_id.clone();
     let body = req.app.domain.store.view(|tx| {
         let (n, gb) = ops::usage(tx, &pid, None);
+        let (backups, backup_gb) = crate::volume::backups::usage(tx, &pid);
         let l = |r: &str| ops::quota_limit(tx, &world, &pid, r);
         json!({"limits": {"rate": [], "absolute": {
             "maxTotalVolumes": l("volumes"),
@@ -31,8 +32,8 @@ pub async fn limits(req: &Req) -> Result<Response, ApiError> {
             "totalVolumesUsed": n,
             "totalGigabytesUsed": gb,
             "totalSnapshotsUsed": 0,
-            "totalBackupsUsed": 0,
-            "totalBackupGigabytesUsed": 0,
+            "totalBackupsUsed": backups,
+            "totalBackupGigabytesUsed": backup_gb,
         }}})
     });
     Ok(Json(body).into_response())

@@ -124,12 +124,14 @@ pub fn default_quota_limit(world: &World, project_id: &str, resource: &str) -> i
 }
 
 /// How much of `resource` the project uses now (volumes and gigabytes, overall or
-/// per type; the emulator has no snapshots, backups or groups).
+/// per type, and backups; snapshots and groups count 0 here).
 pub fn quota_in_use(tx: &Tx<'_>, project_id: &str, resource: &str) -> i64 {
     let of_type = |name: &str| tx.types().find(|t| t.name == name).map(|t| t.id);
     match resource {
         "volumes" => usage(tx, project_id, None).0,
         "gigabytes" => usage(tx, project_id, None).1,
+        "backups" => super::backups::usage(tx, project_id).0,
+        "backup_gigabytes" => super::backups::usage(tx, project_id).1,
         r => {
             if let Some(t) = r.strip_prefix("volumes_").and_then(of_type) {
                 usage(tx, project_id, Some(t)).0

@@ -110,6 +110,29 @@ pub fn begin(
     Ok((t.id, on_demand))
 }
 
+/// `os-retype`: `retyping`, and the job started.
+pub async fn retype(
+    domain: &Domain,
+    caller: Caller,
+    id: Uuid,
+    new_type: String,
+    on_demand: bool,
+) -> Result<(), ApiError> {
+    let world = domain.world.clone();
+    let (new_type_id, migrate) = domain
+        .write(move |tx| begin(tx, &world, &caller, id, &new_type, on_demand))
+        .await?;
+    super::jobs::spawn(
+        domain,
+        id,
+        super::hooks::Job::Retype {
+            new_type_id,
+            migrate,
+        },
+    );
+    Ok(())
+}
+
 /// The best pool for a migrating volume: enabled backends, the new type's specs, most
 /// free space (the volume's own pool excluded: it did not pass).
 fn migration_target(
