@@ -331,8 +331,14 @@ pub async fn dispatch(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
             migration_policy,
         } => {
             let (new_type, on_demand) = super::retype::parse(&args, new_type, migration_policy)?;
-            crate::volume::retype::retype(&req.app.domain, req.caller.clone(), id, new_type, on_demand)
-                .await?;
+            crate::volume::retype::retype(
+                &req.app.domain,
+                req.caller.clone(),
+                id,
+                new_type,
+                on_demand,
+            )
+            .await?;
             Ok(accepted())
         }
         A::ForceDelete(_) => {

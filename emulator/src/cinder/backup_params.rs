@@ -12,7 +12,11 @@ use crate::volume::backup_status::BackupStatus;
 use crate::volume::backups::CreateBackup;
 
 /// `additionalProperties: false` of the object at `field`.
-pub fn refuse_unknown(body: &Map<String, Value>, allowed: &[&str], field: &str) -> Result<(), ApiError> {
+pub fn refuse_unknown(
+    body: &Map<String, Value>,
+    allowed: &[&str],
+    field: &str,
+) -> Result<(), ApiError> {
     match body.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(extra) => Err(ApiError::invalid_field(
             field,
@@ -43,8 +47,12 @@ pub fn nullable_string(path: &str, v: Option<&Value>) -> Result<Option<String>, 
 
 /// `parameter_types.boolean`: a JSON bool or one of its strings.
 pub fn boolean(path: &str, v: Option<&Value>) -> Result<bool, ApiError> {
-    const TRUE: &[&str] = &["True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", "y", "t"];
-    const FALSE: &[&str] = &["False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no", "n", "f"];
+    const TRUE: &[&str] = &[
+        "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", "y", "t",
+    ];
+    const FALSE: &[&str] = &[
+        "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no", "n", "f",
+    ];
     match v {
         None => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
@@ -60,8 +68,13 @@ pub fn boolean(path: &str, v: Option<&Value>) -> Result<bool, ApiError> {
 
 fn uuid(path: &str, v: &Value) -> Result<Uuid, ApiError> {
     match v {
-        Value::String(s) => Uuid::parse_str(s)
-            .map_err(|_| ApiError::invalid_field(path, py_quoted(v), &format!("{} is not a 'uuid'", py_quoted(v)))),
+        Value::String(s) => Uuid::parse_str(s).map_err(|_| {
+            ApiError::invalid_field(
+                path,
+                py_quoted(v),
+                &format!("{} is not a 'uuid'", py_quoted(v)),
+            )
+        }),
         other => Err(ApiError::invalid_field(
             path,
             py_repr(other),
@@ -92,7 +105,10 @@ pub fn metadata(path: &str, v: Option<&Value>) -> Result<BTreeMap<String, String
                 other => Err(ApiError::invalid_field(
                     path,
                     py_repr(&Value::Object(m.clone())),
-                    &format!("{} is not a valid metadata value for key '{k}'", py_quoted(other)),
+                    &format!(
+                        "{} is not a valid metadata value for key '{k}'",
+                        py_quoted(other)
+                    ),
                 )),
             })
             .collect(),
@@ -142,7 +158,10 @@ pub fn create(body: &Map<String, Value>, minor: u16) -> Result<CreateBackup, Api
         force: boolean("backup/force", body.get("force"))?,
         snapshot_id: optional_uuid("backup/snapshot_id", body.get("snapshot_id"))?,
         metadata: metadata("backup/metadata", body.get("metadata"))?,
-        availability_zone: nullable_string("backup/availability_zone", body.get("availability_zone"))?,
+        availability_zone: nullable_string(
+            "backup/availability_zone",
+            body.get("availability_zone"),
+        )?,
     })
 }
 

@@ -143,13 +143,13 @@ pub async fn list(req: &Req, with_detail: bool) -> Result<Response, ApiError> {
         .iter()
         .filter(|b| (caller.is_admin && all_tenants) || b.project_id == caller.project_id)
         .filter(|b| {
-            req.query("name").is_none_or(|n| b.name.as_deref() == Some(n))
+            req.query("name")
+                .is_none_or(|n| b.name.as_deref() == Some(n))
                 && req.query("status").is_none_or(|s| b.status.as_str() == s)
                 && req
                     .query("volume_id")
                     .is_none_or(|v| b.volume_id.to_string() == v)
-                && (!caller.is_admin
-                    || req.query("project_id").is_none_or(|p| b.project_id == p))
+                && (!caller.is_admin || req.query("project_id").is_none_or(|p| b.project_id == p))
         })
         .collect();
     for (key, _) in &sort {
@@ -171,7 +171,12 @@ pub async fn list(req: &Req, with_detail: bool) -> Result<Response, ApiError> {
     });
     let count = shown.len();
     let start = paging.start(&shown, |b| b.id)?.min(shown.len());
-    let page: Vec<&Backup> = shown.iter().skip(start).take(paging.page_size()).copied().collect();
+    let page: Vec<&Backup> = shown
+        .iter()
+        .skip(start)
+        .take(paging.page_size())
+        .copied()
+        .collect();
     let items: Vec<Value> = page
         .iter()
         .map(|b| {
@@ -185,7 +190,11 @@ pub async fn list(req: &Req, with_detail: bool) -> Result<Response, ApiError> {
     let mut body = json!({ "backups": items });
     if let (Some(limit), Some(last)) = (paging.limit, page.last()) {
         if page.len() == limit && start + limit < count {
-            let coll = if with_detail { "backups/detail" } else { "backups" };
+            let coll = if with_detail {
+                "backups/detail"
+            } else {
+                "backups"
+            };
             body["backups_links"] = json!([{
                 "rel": "next",
                 "href": format!("{}/{coll}?limit={limit}&marker={}", req.self_base(), last.id),
@@ -220,7 +229,11 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
     let inner = req.json_object("backup")?;
     let parsed = p::create(&inner, req.mv.0)?;
     let b = backup_jobs::create(&req.app.domain, req.caller.clone(), parsed).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "backup": summary(req, &b) }))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "backup": summary(req, &b) })),
+    )
+        .into_response())
 }
 
 pub async fn update(req: &Req, raw: &str) -> Result<Response, ApiError> {
@@ -318,7 +331,10 @@ pub async fn export_record(req: &Req, raw: &str) -> Result<Response, ApiError> {
         .app
         .domain
         .view(|tx| backups::export_record(tx, &req.caller, id))?;
-    Ok(Json(json!({"backup-record": {"backup_service": service, "backup_url": url}})).into_response())
+    Ok(
+        Json(json!({"backup-record": {"backup_service": service, "backup_url": url}}))
+            .into_response(),
+    )
 }
 
 pub async fn import_record(req: &Req) -> Result<Response, ApiError> {
@@ -346,5 +362,9 @@ pub async fn import_record(req: &Req) -> Result<Response, ApiError> {
     };
     let (service, url) = (field("backup_service")?, field("backup_url")?);
     let b = backup_jobs::import(&req.app.domain, req.caller.clone(), service, url).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "backup": summary(req, &b) }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "backup": summary(req, &b) })),
+    )
+        .into_response())
 }

@@ -12,10 +12,10 @@ pub fn parse(
     new_type: Option<Value>,
     migration_policy: Option<Value>,
 ) -> Result<(String, bool), ApiError> {
-    if let Some(extra) = args
-        .as_object()
-        .and_then(|o| o.keys().find(|k| *k != "new_type" && *k != "migration_policy"))
-    {
+    if let Some(extra) = args.as_object().and_then(|o| {
+        o.keys()
+            .find(|k| *k != "new_type" && *k != "migration_policy")
+    }) {
         return Err(ApiError::invalid_field(
             "os-retype",
             py_repr(args),
