@@ -469,8 +469,9 @@ pub fn import_record(
     url: &str,
 ) -> Result<Backup, ApiError> {
     if service != super::backup_data::SERVICE {
-        return Err(ApiError::not_found(format!(
-            "Service {service} could not be found."
+        // Cinder's backup manager fails such an import after the fact; refused here.
+        return Err(invalid_backup(&format!(
+            "Import record failed, cannot find backup service to perform the import. Request service {service}."
         )));
     }
     let raw = base64::engine::general_purpose::STANDARD
