@@ -23,6 +23,7 @@ mod load;
 mod qos_transfers;
 mod quota_classes;
 mod quotas;
+mod retype;
 mod scenarios;
 mod structure;
 mod volumes;
