@@ -5,6 +5,7 @@
 //! passes, no data file lacks its row and no live row lacks its file.
 //!
 //! 8 kill points by default; `CINDERBOX_LONG=1` runs 60. `CINDERBOX_SEED=n` replays.
+//! The same with snapshots, clones and cascading deletes: `crash::snapshots`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -648,3 +649,6 @@ fn sigkill_at_random_points_loses_nothing_acknowledged() {
     assert_eq!(f.kill_points, kill_points);
     assert!(f.ops_acknowledged > 0);
 }
+
+#[path = "crash_snapshots.rs"]
+mod snapshots;

@@ -25,5 +25,7 @@ mod quota_classes;
 mod quotas;
 mod retype;
 mod scenarios;
+mod snapshot_data;
+mod snapshots;
 mod structure;
 mod volumes;

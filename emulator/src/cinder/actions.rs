@@ -127,7 +127,7 @@ fn required(action: &str, args: &Value, key: &str) -> ApiError {
 }
 
 /// Cinder's `parameter_types.boolean`: a JSON bool or one of oslo's strict strings.
-fn boolean_field(name: &str, v: &Value) -> Result<bool, ApiError> {
+pub fn boolean_field(name: &str, v: &Value) -> Result<bool, ApiError> {
     const TRUE: &[&str] = &[
         "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", "y", "t",
     ];
@@ -345,7 +345,7 @@ pub async fn dispatch(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
             require_admin_on(req, id, "force_delete")?;
             req.app
                 .domain
-                .delete_volume(req.caller.clone(), id, true)
+                .delete_volume(req.caller.clone(), id, true, false)
                 .await?;
             Ok(accepted())
         }

@@ -170,6 +170,20 @@ endpoints! {
     /// `POST /backups/{id}/action`: `os-reset_status`, `os-force_delete` (admin).
     BackupAction(id): POST "backups/{id}/action" => "backup.action", 0;
     BackupExport(id): GET "backups/{id}/export_record" => "backup.export_record", 0;
+    SnapshotList: GET "snapshots" => "snapshot.list", 0;
+    SnapshotListDetail: GET "snapshots/detail" => "snapshot.list_detail", 0;
+    SnapshotCreate: POST "snapshots" => "snapshot.create", 0;
+    SnapshotShow(id): GET "snapshots/{id}" => "snapshot.show", 0;
+    SnapshotUpdate(id): PUT "snapshots/{id}" => "snapshot.update", 0;
+    SnapshotDelete(id): DELETE "snapshots/{id}" => "snapshot.delete", 0;
+    /// `os-reset_status`, `os-force_delete`, `os-update_snapshot_status`.
+    SnapshotAction(id): POST "snapshots/{id}/action" => "snapshot.action", 0;
+    SnapshotMetadataShow(id): GET "snapshots/{id}/metadata" => "snapshot.metadata.show", 0;
+    SnapshotMetadataMerge(id): POST "snapshots/{id}/metadata" => "snapshot.metadata.create", 0;
+    SnapshotMetadataReplace(id): PUT "snapshots/{id}/metadata" => "snapshot.metadata.replace", 0;
+    SnapshotMetadataKeyShow(id, key): GET "snapshots/{id}/metadata/{key}" => "snapshot.metadata.show_key", 0;
+    SnapshotMetadataKeyUpdate(id, key): PUT "snapshots/{id}/metadata/{key}" => "snapshot.metadata.update_key", 0;
+    SnapshotMetadataKeyDelete(id, key): DELETE "snapshots/{id}/metadata/{key}" => "snapshot.metadata.delete_key", 0;
 }
 
 /// The catalogue's operation for `POST /volumes/{id}/action`, completed by the action.
@@ -196,6 +210,7 @@ pub const COLLECTIONS: &[&str] = &[
     "messages",
     "os-quota-class-sets",
     "backups",
+    "snapshots",
 ];
 
 fn not_found() -> ApiError {
@@ -455,6 +470,29 @@ impl Endpoint {
             ["backups", id, "export_record"] if !id.is_empty() => {
                 pick(vec![(Method::GET, E::BackupExport(s(1)))])
             }
+            ["snapshots"] => pick(vec![
+                (Method::GET, E::SnapshotList),
+                (Method::POST, E::SnapshotCreate),
+            ]),
+            ["snapshots", "detail"] => pick(vec![(Method::GET, E::SnapshotListDetail)]),
+            ["snapshots", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::SnapshotShow(s(1))),
+                (Method::PUT, E::SnapshotUpdate(s(1))),
+                (Method::DELETE, E::SnapshotDelete(s(1))),
+            ]),
+            ["snapshots", id, "action"] if !id.is_empty() => {
+                pick(vec![(Method::POST, E::SnapshotAction(s(1)))])
+            }
+            ["snapshots", id, "metadata"] if !id.is_empty() => pick(vec![
+                (Method::GET, E::SnapshotMetadataShow(s(1))),
+                (Method::POST, E::SnapshotMetadataMerge(s(1))),
+                (Method::PUT, E::SnapshotMetadataReplace(s(1))),
+            ]),
+            ["snapshots", id, "metadata", key] if !id.is_empty() && !key.is_empty() => pick(vec![
+                (Method::GET, E::SnapshotMetadataKeyShow(s(1), s(3))),
+                (Method::PUT, E::SnapshotMetadataKeyUpdate(s(1), s(3))),
+                (Method::DELETE, E::SnapshotMetadataKeyDelete(s(1), s(3))),
+            ]),
             _ => Err(not_found()),
         }
     }
@@ -570,6 +608,14 @@ mod tests {
             Ok("transfer.list_detail"),
         );
         check(Method::DELETE, "messages/m", Ok("message.delete"));
+        check(Method::GET, "snapshots/detail", Ok("snapshot.list_detail"));
+        check(Method::POST, "snapshots/s/action", Ok("snapshot.action"));
+        check(
+            Method::DELETE,
+            "snapshots/s/metadata/k",
+            Ok("snapshot.metadata.delete_key"),
+        );
+        check(Method::PATCH, "snapshots/s", Err(405));
         check(Method::POST, "os-hosts", Err(405));
         check(Method::GET, "nothing/here", Err(404));
         check(Method::GET, "volumes/a/b/c/d", Err(404));

@@ -20,6 +20,8 @@ pub mod quota_classes;
 pub mod quotas;
 pub mod retype;
 pub mod services;
+pub mod snapshot_actions;
+pub mod snapshots;
 pub mod transfers;
 pub mod types;
 pub mod views;
@@ -439,5 +441,24 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::BackupRestore(id) => backups::restore(&req, &id).await,
         E::BackupAction(id) => backups::action(&req, &id).await,
         E::BackupExport(id) => backups::export_record(&req, &id).await,
+        E::SnapshotList => snapshots::list(&req, false).await,
+        E::SnapshotListDetail => snapshots::list(&req, true).await,
+        E::SnapshotCreate => snapshots::create(&req).await,
+        E::SnapshotShow(id) => snapshots::show(&req, &id).await,
+        E::SnapshotUpdate(id) => snapshots::update(&req, &id).await,
+        E::SnapshotDelete(id) => snapshots::delete(&req, &id).await,
+        E::SnapshotAction(id) => snapshot_actions::dispatch(&req, &id).await,
+        E::SnapshotMetadataShow(id) => snapshot_actions::metadata_show(&req, &id).await,
+        E::SnapshotMetadataMerge(id) => snapshot_actions::metadata_write(&req, &id, false).await,
+        E::SnapshotMetadataReplace(id) => snapshot_actions::metadata_write(&req, &id, true).await,
+        E::SnapshotMetadataKeyShow(id, k) => {
+            snapshot_actions::metadata_key_show(&req, &id, &k).await
+        }
+        E::SnapshotMetadataKeyUpdate(id, k) => {
+            snapshot_actions::metadata_key_update(&req, &id, &k).await
+        }
+        E::SnapshotMetadataKeyDelete(id, k) => {
+            snapshot_actions::metadata_key_delete(&req, &id, &k).await
+        }
     }
 }

@@ -31,7 +31,7 @@ pub async fn limits(req: &Req) -> Result<Response, ApiError> {
             "maxTotalBackupGigabytes": l("backup_gigabytes"),
             "totalVolumesUsed": n,
             "totalGigabytesUsed": gb,
-            "totalSnapshotsUsed": 0,
+            "totalSnapshotsUsed": ops::quota_in_use(tx, &pid, "snapshots"),
             "totalBackupsUsed": backups,
             "totalBackupGigabytesUsed": backup_gb,
         }}})

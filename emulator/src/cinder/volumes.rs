@@ -15,12 +15,12 @@ use super::Req;
 use crate::error::ApiError;
 use crate::volume::metadata::{self, MetadataChange, VolumeUpdate};
 use crate::volume::model::Volume;
-use crate::volume::ops::{self, parse_volume_id, CreateVolume};
+use crate::volume::ops::{self, parse_volume_id, CreateVolume, VolumeSource};
 
 /// Cinder's DB_MAX_INT, the largest size it accepts.
 const MAX_SIZE_GB: u64 = 0x7FFF_FFFF;
 
-fn field_str(
+pub fn field_str(
     obj: &Map<String, Value>,
     key: &str,
     max_len: usize,
@@ -41,7 +41,7 @@ fn field_str(
     }
 }
 
-fn field_metadata(
+pub fn field_metadata(
     obj: &Map<String, Value>,
     key: &str,
 ) -> Result<Option<BTreeMap<String, String>>, ApiError> {
@@ -127,43 +127,29 @@ const CREATE_KEYS: &[&str] = &[
     "source_replica",
 ];
 
-/// The sources a volume may be made from. None of snapshots, backups or groups exist
-/// here, so any id of one is Cinder's 404; an existing source volume (a clone) or an
-/// image is refused as not emulated.
-fn check_sources(req: &Req, body: &Map<String, Value>) -> Result<(), ApiError> {
+/// The sources a volume may be made from: a snapshot (`snapshot_id`) or a volume
+/// (`source_volid`, a clone), looked up by the domain (404 when unknown, as Cinder).
+/// No backups exist here, so a `backup_id` is Cinder's 404; an image is refused as
+/// not emulated.
+fn check_sources(body: &Map<String, Value>) -> Result<Option<VolumeSource>, ApiError> {
     let given = |key: &str| body.get(key).filter(|v| !v.is_null());
-    for (key, what) in [("snapshot_id", "Snapshot"), ("backup_id", "Backup")] {
-        if let Some(v) = given(key) {
-            let id = v.as_str().map(str::to_string).unwrap_or_else(|| py_repr(v));
-            return Err(ApiError::not_found(format!(
-                "{what} {id} could not be found."
-            )));
-        }
-    }
-    if let Some(v) = given("source_volid") {
-        let id = v.as_str().map(str::to_string).unwrap_or_else(|| py_repr(v));
-        let exists = uuid::Uuid::parse_str(&id).ok().is_some_and(|uid| {
-            req.app.domain.read(|s| {
-                s.volumes.get(&uid).is_some_and(|src| {
-                    req.caller.is_admin || src.project_id == req.caller.project_id
-                })
-            })
-        });
-        if !exists {
-            return Err(ApiError::not_found(format!(
-                "Volume {id} could not be found."
-            )));
-        }
-        return Err(ApiError::bad_request(
-            "Invalid input received: source_volid is not supported by this emulator (no clones).",
-        ));
+    let id_of = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| py_repr(v));
+    if let Some(v) = given("backup_id") {
+        return Err(ApiError::not_found(format!(
+            "Backup {} could not be found.",
+            id_of(v)
+        )));
     }
     if given("imageRef").is_some() {
         return Err(ApiError::bad_request(
             "Invalid input received: imageRef is not supported by this emulator (no images).",
         ));
     }
-    Ok(())
+    // Cinder looks the snapshot up first, then the source volume.
+    if let Some(v) = given("snapshot_id") {
+        return Ok(Some(VolumeSource::Snapshot(id_of(v))));
+    }
+    Ok(given("source_volid").map(|v| VolumeSource::Volume(id_of(v))))
 }
 
 pub async fn create(req: &Req) -> Result<Response, ApiError> {
@@ -176,13 +162,17 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
             )));
         }
     }
-    check_sources(req, &body)?;
+    let source = check_sources(&body)?;
     if body.get("multiattach") == Some(&Value::Bool(true)) {
         return Err(ApiError::bad_request(
             "Invalid input received: multiattach is no longer supported as a volume create argument; use a volume type with multiattach=\"<is> True\".",
         ));
     }
-    let size_gb = parse_size(body.get("size"), "size")?;
+    // With a source, the size may be left out (or null): the source's.
+    let size_gb = match body.get("size") {
+        None | Some(Value::Null) if source.is_some() => None,
+        size => Some(parse_size(size, "size")?),
+    };
     let name = match field_str(&body, "name", 255)? {
         Some(n) => Some(n),
         None => field_str(&body, "display_name", 255)?,
@@ -204,6 +194,7 @@ pub async fn create(req: &Req) -> Result<Response, ApiError> {
         } else {
             None
         },
+        source,
     };
     let v = req.app.domain.create_volume(req.caller.clone(), cv).await?;
     let body = volume_body(req, &v, VolumeView::CreateOrUpdate)?;
@@ -304,9 +295,10 @@ pub async fn delete(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
         }
         req.require_admin("volume:force_delete")?;
     }
+    let cascade = req.query("cascade").is_some_and(truthy);
     req.app
         .domain
-        .delete_volume(req.caller.clone(), id, force)
+        .delete_volume(req.caller.clone(), id, force, cascade)
         .await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -238,6 +238,8 @@ impl Hooks for Faults {
             Job::Delete => "volume.delete",
             Job::Backup { .. } => job.name(),
             Job::Retype { .. } => "volume.action.os-retype",
+            Job::SnapshotCreate { .. } => "snapshot.create",
+            Job::SnapshotDelete { .. } => "snapshot.delete",
         };
         let mut facts = self.volume_facts(volume_id);
         facts.operation = Some(operation.to_string());

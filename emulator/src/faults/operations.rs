@@ -76,6 +76,8 @@ pub const JOBS: &[&str] = &[
     "backup.restore",
     "backup.delete",
     "backup.import_record",
+    "snapshot.create",
+    "snapshot.delete",
 ];
 
 /// Operations a `lie = "ack"` can acknowledge without applying.

@@ -316,7 +316,7 @@ pub fn begin_restore(
             world,
             caller,
             ops::CreateVolume {
-                size_gb: b.size_gb,
+                size_gb: Some(b.size_gb),
                 name: Some(name.unwrap_or_else(|| format!("restore_backup_{id}"))),
                 description: Some("auto-created_from_restore_from_backup".into()),
                 volume_type: None,
@@ -324,6 +324,7 @@ pub fn begin_restore(
                 availability_zone: None,
                 bootable: false,
                 group_id: None,
+                source: None,
             },
         )?,
         Some(vid) => {

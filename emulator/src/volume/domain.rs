@@ -92,6 +92,15 @@ impl Domain {
                 .remove(id)
                 .map_err(|e| ApiError::Internal(format!("remove volume file: {e}")))?;
         }
+        let snapshots = self
+            .files
+            .list_snapshots()
+            .map_err(|e| ApiError::Internal(format!("list snapshot files: {e}")))?;
+        for id in snapshots {
+            self.files
+                .remove_snapshot(id)
+                .map_err(|e| ApiError::Internal(format!("remove snapshot file: {e}")))?;
+        }
         self.seed()
     }
 
@@ -109,16 +118,50 @@ impl Domain {
         Ok(v)
     }
 
-    /// `DELETE /volumes/{id}` and `os-force_delete`: `deleting`, and the job started.
+    /// `DELETE /volumes/{id}` and `os-force_delete`: `deleting`, and the job started;
+    /// with `cascade`, its snapshots' delete jobs too.
     pub async fn delete_volume(
         &self,
         caller: Caller,
         id: Uuid,
         force: bool,
+        cascade: bool,
     ) -> Result<(), ApiError> {
-        self.write(move |tx| ops::begin_delete(tx, &caller, id, force))
+        let (_, snapshots) = self
+            .write(move |tx| ops::begin_delete_cascade(tx, &caller, id, force, cascade))
             .await?;
+        for snapshot_id in snapshots {
+            super::snapshot_jobs::spawn_delete(self, id, snapshot_id);
+        }
         jobs::spawn(self, id, Job::Delete);
+        Ok(())
+    }
+
+    /// `POST /snapshots`: the snapshot in `creating`, and its copy job started.
+    pub async fn create_snapshot(
+        &self,
+        caller: Caller,
+        req: super::snapshots::CreateSnapshot,
+    ) -> Result<super::snapshots::Snapshot, ApiError> {
+        let world = self.world.clone();
+        let s = self
+            .write(move |tx| super::snapshots::create(tx, &world, &caller, req))
+            .await?;
+        super::snapshot_jobs::spawn_create(self, &s);
+        Ok(s)
+    }
+
+    /// `DELETE /snapshots/{id}` and `os-force_delete`: `deleting`, and the job started.
+    pub async fn delete_snapshot(
+        &self,
+        caller: Caller,
+        raw: String,
+        force: bool,
+    ) -> Result<(), ApiError> {
+        let s = self
+            .write(move |tx| super::snapshots::begin_delete(tx, &caller, &raw, force))
+            .await?;
+        super::snapshot_jobs::spawn_delete(self, s.volume_id, s.id);
         Ok(())
     }
 

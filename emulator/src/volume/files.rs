@@ -1,11 +1,14 @@
 //! Volume data: one sparse file per volume, `volumes/volume-<uuid>` under the data dir,
-//! 0600 in a 0700 directory. Paths are built only from server-made UUIDs.
+//! and one per snapshot beside them (`snapshot-<uuid>`), 0600 in a 0700 directory.
+//! Paths are built only from server-made UUIDs.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
+
+use super::filecopy::{self, CopyKind};
 
 pub const GIB: u64 = 1 << 30;
 
@@ -57,18 +60,68 @@ impl VolumeFiles {
 
     /// Ids of every volume file on disk (for orphan sweeps and checks).
     pub fn list(&self) -> io::Result<Vec<Uuid>> {
+        self.list_prefixed("volume-")
+    }
+
+    fn list_prefixed(&self, prefix: &str) -> io::Result<Vec<Uuid>> {
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
             let name = entry?.file_name();
             if let Some(id) = name
                 .to_str()
-                .and_then(|n| n.strip_prefix("volume-"))
+                .and_then(|n| n.strip_prefix(prefix))
                 .and_then(|n| Uuid::parse_str(n).ok())
             {
                 out.push(id);
             }
         }
         Ok(out)
+    }
+
+    /// The point-in-time copy a snapshot keeps, beside the volume files.
+    pub fn snapshot_path(&self, id: Uuid) -> PathBuf {
+        self.dir.join(format!("snapshot-{id}"))
+    }
+
+    /// Ids of every snapshot file on disk.
+    pub fn list_snapshots(&self) -> io::Result<Vec<Uuid>> {
+        self.list_prefixed("snapshot-")
+    }
+
+    /// Copies the volume's file as it is now into the snapshot's (see `filecopy`).
+    pub fn snapshot(&self, volume_id: Uuid, snapshot_id: Uuid) -> io::Result<CopyKind> {
+        let src = self.path(volume_id);
+        let len = fs::metadata(&src)?.len();
+        filecopy::copy(&src, &self.snapshot_path(snapshot_id), len)
+    }
+
+    /// Makes a new volume's file from a snapshot's or another volume's, `size_gb` GiB.
+    pub fn create_from(&self, id: Uuid, source: &Path, size_gb: u64) -> io::Result<CopyKind> {
+        filecopy::copy(source, &self.path(id), size_gb * GIB)
+    }
+
+    pub fn remove_snapshot(&self, id: Uuid) -> io::Result<()> {
+        match fs::remove_file(self.snapshot_path(id)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Removes copies a killed process left half-written (`*.part`).
+    pub fn remove_partials(&self) -> io::Result<usize> {
+        let mut n = 0;
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            if entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.ends_with(".part"))
+            {
+                fs::remove_file(entry.path())?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 }
 

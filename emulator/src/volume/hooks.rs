@@ -28,6 +28,14 @@ pub enum Job {
         new_type_id: Uuid,
         migrate: bool,
     },
+    /// A snapshot's point-in-time copy of its volume (`snapshot.create`).
+    SnapshotCreate {
+        snapshot_id: Uuid,
+    },
+    /// A snapshot's delete (`snapshot.delete`).
+    SnapshotDelete {
+        snapshot_id: Uuid,
+    },
 }
 
 /// Which backup job.
@@ -52,6 +60,8 @@ impl Job {
                 BackupStep::Import => "backup.import_record",
             },
             Job::Retype { .. } => "retype",
+            Job::SnapshotCreate { .. } => "snapshot_create",
+            Job::SnapshotDelete { .. } => "snapshot_delete",
         }
     }
 }
@@ -104,7 +114,8 @@ impl NfsPlan {
 
 /// What the domain lets others decide.
 pub trait Hooks: Send + Sync {
-    /// How `job` on `volume_id` runs; `base` is the world's configured delay.
+    /// How `job` on `volume_id` runs (for a snapshot job, the snapshot's volume); `base`
+    /// is the world's configured delay.
     fn plan(&self, volume_id: Uuid, job: Job, base: Duration) -> Plan;
 
     /// Called when an attachment of `volume_id` gets its connection info, before the

@@ -36,9 +36,9 @@ fn plan(domain: &Domain, volume_id: Uuid, job: Job) -> Plan {
     });
     let delays = domain.world.delays_for(&type_name);
     let base = match job {
-        Job::Create => delays.create,
+        Job::Create | Job::SnapshotCreate { .. } => delays.create,
         Job::Extend { .. } => delays.extend,
-        Job::Delete => delays.delete,
+        Job::Delete | Job::SnapshotDelete { .. } => delays.delete,
         Job::Backup { .. } | Job::Retype { .. } => delays.create,
     };
     domain.hooks.plan(volume_id, job, base)
@@ -59,21 +59,42 @@ async fn finish(
             new_type_id,
             migrate,
         } => super::retype::finish(domain, id, new_type_id, migrate, ok).await,
+        Job::SnapshotCreate { .. } | Job::SnapshotDelete { .. } => {
+            super::snapshot_jobs::finish(domain, job, ok).await
+        }
         Job::Create => {
             // No backend qualified: the scheduler fails the create, with a message.
             let scheduled = domain
                 .read(|s| s.volumes.get(&id).map(|v| v.host.is_some()))
                 .unwrap_or(true);
-            let ok = ok && scheduled;
+            let mut ok = ok && scheduled;
             if ok {
                 // The backing file exists before the volume is reported available.
-                let size = domain.read(|s| s.volumes.get(&id).map(|v| v.size_gb));
-                let Some(size) = size else { return Ok(()) };
+                let Some(v) = domain.read(|s| s.volumes.get(&id).cloned()) else {
+                    return Ok(());
+                };
                 let f = files.clone();
-                tokio::task::spawn_blocking(move || f.create(id, size))
-                    .await
-                    .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?
-                    .map_err(|e| crate::error::ApiError::Internal(format!("create file: {e}")))?;
+                match super::snapshot_jobs::source_file(&files, &v) {
+                    // A clone or a volume from a snapshot: the source's bytes now.
+                    Some(src) => {
+                        let copied =
+                            tokio::task::spawn_blocking(move || f.create_from(id, &src, v.size_gb))
+                                .await
+                                .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?;
+                        if let Err(e) = copied {
+                            tracing::error!(volume_id = %id, error = %e, "copy from source failed");
+                            ok = false;
+                        }
+                    }
+                    None => {
+                        tokio::task::spawn_blocking(move || f.create(id, v.size_gb))
+                            .await
+                            .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?
+                            .map_err(|e| {
+                                crate::error::ApiError::Internal(format!("create file: {e}"))
+                            })?;
+                    }
+                }
             }
             domain
                 .store
@@ -153,6 +174,7 @@ async fn finish(
 /// start: `creating` → `error`, `extending` → `error_extending`, `deleting` → the
 /// delete resumes. Also removes data files that belong to no volume.
 pub async fn recover(domain: &Domain) -> Result<(), crate::error::ApiError> {
+    super::snapshot_jobs::recover(domain).await?;
     let resume = domain
         .store
         .write(|tx| {

@@ -44,6 +44,12 @@ pub struct Volume {
     /// The generic volume group it belongs to.
     #[serde(default)]
     pub group_id: Option<Uuid>,
+    /// The snapshot it was created from (`snapshot_id`).
+    #[serde(default)]
+    pub snapshot_id: Option<Uuid>,
+    /// The volume it was cloned from (`source_volid`).
+    #[serde(default)]
+    pub source_volid: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: Timestamp,
     #[serde(with = "time::serde::rfc3339::option")]

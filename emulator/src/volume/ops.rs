@@ -49,7 +49,8 @@ pub fn parse_volume_id(raw: &str) -> Result<Uuid, ApiError> {
 }
 
 pub struct CreateVolume {
-    pub size_gb: u64,
+    /// None: the source's size (a create without a source requires a size).
+    pub size_gb: Option<u64>,
     pub name: Option<String>,
     pub description: Option<String>,
     pub volume_type: Option<String>,
@@ -58,6 +59,15 @@ pub struct CreateVolume {
     pub bootable: bool,
     /// `group_id` (3.13): the group to create it in.
     pub group_id: Option<String>,
+    /// `snapshot_id` or `source_volid`: whose bytes it starts with.
+    pub source: Option<VolumeSource>,
+}
+
+/// What a new volume is made from (ids as sent; anything but a UUID is not found).
+#[derive(Debug, Clone)]
+pub enum VolumeSource {
+    Snapshot(String),
+    Volume(String),
 }
 
 pub use super::types::{default_type, find as find_type};
@@ -69,9 +79,25 @@ pub fn create(
     caller: &Caller,
     req: CreateVolume,
 ) -> Result<Volume, ApiError> {
-    let vtype = match &req.volume_type {
-        Some(t) => find_type(tx, caller, t)?.clone(),
-        None => default_type(tx, world)?.clone(),
+    let source = match &req.source {
+        Some(src) => Some(super::sources::resolve(tx, caller, src, req.size_gb)?),
+        None => None,
+    };
+    let vtype = match (&req.volume_type, &source) {
+        (Some(t), _) => find_type(tx, caller, t)?.clone(),
+        (None, Some(src)) => tx
+            .volume_type(src.volume_type_id)
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("source's volume type is gone".into()))?,
+        (None, None) => default_type(tx, world)?.clone(),
+    };
+    if let Some(src) = &source {
+        src.check_type(vtype.id)?;
+    }
+    let size_gb = match (req.size_gb, &source) {
+        (Some(n), _) => n,
+        (None, Some(src)) => src.size_gb,
+        (None, None) => return Err(ApiError::bad_request("'size' is a required property")),
     };
     let az = req
         .availability_zone
@@ -82,12 +108,16 @@ pub fn create(
             "Invalid input received: Availability zone '{az}' is invalid."
         )));
     }
-    check_quota(tx, world, &caller.project_id, &vtype.name, 1, req.size_gb)?;
+    check_quota(tx, world, &caller.project_id, &vtype.name, 1, size_gb)?;
     let group_id = match &req.group_id {
         Some(g) => Some(super::groups::admit(tx, caller, g, vtype.id)?),
         None => None,
     };
-    let host = schedule(tx, world, &vtype.extra_specs, req.size_gb);
+    let host = match &source {
+        // A clone or a volume from a snapshot is made by the source's backend.
+        Some(src) => src.host.clone(),
+        None => schedule(tx, world, &vtype.extra_specs, size_gb),
+    };
     let seq = tx.next_seq();
     let v = Volume {
         id: Uuid::new_v4(),
@@ -96,17 +126,19 @@ pub fn create(
         user_id: caller.user_id.clone(),
         name: req.name,
         description: req.description,
-        size_gb: req.size_gb,
+        size_gb,
         status: VolumeStatus::Creating,
         volume_type_id: vtype.id,
         availability_zone: az,
-        bootable: req.bootable,
+        bootable: req.bootable || source.as_ref().is_some_and(|s| s.bootable),
         multiattach: vtype.multiattach(),
         metadata: req.metadata,
         admin_metadata: BTreeMap::new(),
         migration_status: None,
         host,
         group_id,
+        snapshot_id: source.as_ref().and_then(|s| s.snapshot_id),
+        source_volid: source.as_ref().and_then(|s| s.source_volid),
         created_at: now(),
         updated_at: None,
     };
@@ -139,13 +171,26 @@ fn schedule(
         .map(|(b, p)| b.pool_host(p))
 }
 
-/// `DELETE /volumes/{id}`: moves the volume to `deleting`.
+/// `DELETE /volumes/{id}`: moves the volume to `deleting`; a volume with snapshots is
+/// refused (see [`begin_delete_cascade`]).
 pub fn begin_delete(
     tx: &mut Tx<'_>,
     caller: &Caller,
     id: Uuid,
     force: bool,
 ) -> Result<Volume, ApiError> {
+    begin_delete_cascade(tx, caller, id, force, false).map(|(v, _)| v)
+}
+
+/// `DELETE /volumes/{id}?cascade=true`: also moves its snapshots to `deleting`; returns
+/// their ids with the volume, for their jobs.
+pub fn begin_delete_cascade(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    id: Uuid,
+    force: bool,
+    cascade: bool,
+) -> Result<(Volume, Vec<Uuid>), ApiError> {
     let mut v = visible(tx, caller, id)?.clone();
     let live_attachments = !tx.attachments_of(id).is_empty();
     if live_attachments
@@ -161,8 +206,9 @@ pub fn begin_delete(
         VolumeEvent::DeleteRequested
     };
     apply(&mut v, event).map_err(|_| ApiError::bad_request(DELETE_REFUSED))?;
+    let snapshots = super::snapshots::cascade_volume_delete(tx, caller, id, force, cascade)?;
     tx.put_volume(v.clone());
-    Ok(v)
+    Ok((v, snapshots))
 }
 
 /// `os-extend`: moves the volume to `extending`.

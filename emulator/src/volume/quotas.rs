@@ -14,12 +14,16 @@ pub fn quota_limit(tx: &Tx<'_>, world: &World, project_id: &str, resource: &str)
         .unwrap_or_else(|| super::quota_classes::project_default(tx, world, project_id, resource))
 }
 
-/// (volume count, gigabytes) a project uses, overall or for one type.
+/// (volume count, gigabytes) a project uses, overall or for one type. Gigabytes
+/// count snapshots too, as Cinder's do (`no_snapshot_gb_quota` is off by default).
 pub fn usage(tx: &Tx<'_>, project_id: &str, type_id: Option<Uuid>) -> (i64, i64) {
-    tx.volumes()
+    let (n, g) = tx
+        .volumes()
         .filter(|v| v.project_id == project_id)
         .filter(|v| type_id.is_none_or(|t| v.volume_type_id == t))
-        .fold((0, 0), |(n, g), v| (n + 1, g + v.size_gb as i64))
+        .fold((0, 0), |(n, g), v| (n + 1, g + v.size_gb as i64));
+    let (_, snap_gb) = super::snapshots::usage(tx, project_id, type_id);
+    (n, g + snap_gb)
 }
 
 fn over_gigabytes(requested: i64, limit: i64, used: i64) -> ApiError {
@@ -124,7 +128,7 @@ pub fn default_quota_limit(world: &World, project_id: &str, resource: &str) -> i
 }
 
 /// How much of `resource` the project uses now (volumes and gigabytes, overall or
-/// per type, and backups; snapshots and groups count 0 here).
+/// per type; snapshots, overall or per type; backups; groups count 0 here).
 pub fn quota_in_use(tx: &Tx<'_>, project_id: &str, resource: &str) -> i64 {
     let of_type = |name: &str| tx.types().find(|t| t.name == name).map(|t| t.id);
     match resource {
@@ -132,11 +136,14 @@ pub fn quota_in_use(tx: &Tx<'_>, project_id: &str, resource: &str) -> i64 {
         "gigabytes" => usage(tx, project_id, None).1,
         "backups" => super::backups::usage(tx, project_id).0,
         "backup_gigabytes" => super::backups::usage(tx, project_id).1,
+        "snapshots" => super::snapshots::usage(tx, project_id, None).0,
         r => {
             if let Some(t) = r.strip_prefix("volumes_").and_then(of_type) {
                 usage(tx, project_id, Some(t)).0
             } else if let Some(t) = r.strip_prefix("gigabytes_").and_then(of_type) {
                 usage(tx, project_id, Some(t)).1
+            } else if let Some(t) = r.strip_prefix("snapshots_").and_then(of_type) {
+                super::snapshots::usage(tx, project_id, Some(t)).0
             } else {
                 0
             }

@@ -694,6 +694,8 @@ mod tests {
             migration_status: None,
             host: None,
             group_id: None,
+            snapshot_id: None,
+            source_volid: None,
             created_at: now(),
             updated_at: None,
         }
