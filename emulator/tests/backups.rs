@@ -658,3 +658,53 @@ fn faults_on_backup_jobs_and_start_up_recovery() {
     );
     demo.wait_status(&stuck, "available");
 }
+
+#[test]
+fn a_backup_of_a_snapshot_holds_the_snapshot_s_bytes() {
+    let env = spawn_emulator();
+    let demo = env.login("demo", "demo");
+    let vid = demo.available_volume(1, None);
+    let other = demo.available_volume(1, None);
+    let (aid, path) = attach(&demo, &vid);
+    let first = pattern(11, MIB as usize);
+    write_at(&path, 2 * MIB, &first);
+    let (code, s) = demo.post(
+        "/snapshots",
+        json!({"snapshot": {"volume_id": vid, "force": true}}),
+    );
+    assert_eq!(code, 202, "{s}");
+    let sid = s["snapshot"]["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while demo.get(&format!("/snapshots/{sid}")).1["snapshot"]["status"] != "available" {
+        assert!(Instant::now() < deadline, "snapshot never available");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    write_at(&path, 2 * MIB, &pattern(12, MIB as usize));
+
+    let (code, r) = demo.post(
+        "/backups",
+        json!({"backup": {"volume_id": other, "snapshot_id": sid}}),
+    );
+    assert_eq!(code, 400, "{r}");
+    assert!(
+        msg(&r).contains("does not match with snapshot.volume_id"),
+        "{r}"
+    );
+    // The volume is in use, but a backup of its snapshot needs no force.
+    let bid = create_backup(&demo, json!({"volume_id": vid, "snapshot_id": sid}));
+    let b = wait_backup(&demo, &bid, "available");
+    assert_eq!(b["snapshot_id"], sid.as_str());
+    let (_, s) = demo.get(&format!("/snapshots/{sid}"));
+    assert_eq!(s["snapshot"]["status"], "available");
+    assert_eq!(demo.wait_status(&vid, "in-use")["status"], "in-use");
+    detach(&demo, &vid, &aid);
+
+    let (code, r) = demo.post(&format!("/backups/{bid}/restore"), json!({"restore": null}));
+    assert_eq!(code, 202, "{r}");
+    let rvid = r["restore"]["volume_id"].as_str().unwrap().to_string();
+    demo.wait_status(&rvid, "available");
+    assert_eq!(
+        read_through_attachment(&demo, &rvid, 2 * MIB, first.len()),
+        first
+    );
+}

@@ -115,7 +115,11 @@ pub async fn finish(domain: &Domain, id: Uuid, step: BackupStep, ok: bool) -> Re
 async fn finish_create(domain: &Domain, b: Backup, ok: bool) -> Result<(), ApiError> {
     let result: Result<u64, String> = if ok {
         let area = area(domain)?;
-        let src = domain.files.path(b.volume_id);
+        // A backup of a snapshot reads the snapshot's point-in-time copy.
+        let src = match b.snapshot_id {
+            Some(sid) => domain.files.snapshot_path(sid),
+            None => domain.files.path(b.volume_id),
+        };
         let parent = match b.parent_id {
             Some(p) => domain
                 .read(|s| s.record::<Backup>(&p.to_string()))
@@ -153,9 +157,11 @@ async fn finish_create(domain: &Domain, b: Backup, ok: bool) -> Result<(), ApiEr
             let Some(mut b) = tx.record::<Backup>(&id.to_string()) else {
                 return Ok(false);
             };
-            let was_backing_up = tx
-                .volume(b.volume_id)
-                .is_some_and(|v| v.status == VolumeStatus::BackingUp);
+            backups::release_snapshot(tx, b.snapshot_id);
+            let was_backing_up = b.snapshot_id.is_none()
+                && tx
+                    .volume(b.volume_id)
+                    .is_some_and(|v| v.status == VolumeStatus::BackingUp);
             if was_backing_up {
                 let at = attached(tx, b.volume_id);
                 move_volume(

@@ -184,33 +184,54 @@ pub fn create(
     req: CreateBackup,
 ) -> Result<Backup, ApiError> {
     let volume = ops::visible(tx, caller, req.volume_id)?.clone();
-    if let Some(sid) = req.snapshot_id {
-        // No snapshot domain in this build: every snapshot id is unknown.
-        return Err(ApiError::not_found(format!(
-            "Snapshot {sid} could not be found."
-        )));
-    }
     use super::status::VolumeStatus as S;
-    match volume.status {
-        S::Available => {}
-        S::InUse if req.force => {}
-        S::InUse => {
-            return Err(invalid_volume(
-                "Backing up an in-use volume must use the force flag.",
-            ))
+    let snapshot = match req.snapshot_id {
+        Some(sid) => {
+            let snap = super::snapshots::visible(tx, caller, &sid.to_string())?;
+            if snap.volume_id != volume.id {
+                return Err(invalid_volume(&format!(
+                    "Volume {} does not match with snapshot.volume_id {}.",
+                    volume.id, snap.volume_id
+                )));
+            }
+            if snap.status != super::snapshot_status::SnapshotStatus::Available {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid snapshot: Snapshot to be backed up must be available, but the current status is \"{}\".",
+                    snap.status
+                )));
+            }
+            Some(snap)
         }
-        other => {
-            return Err(invalid_volume(&format!(
-                "Volume to be backed up must be available or in-use, but the current status is \"{other}\"."
-            )))
+        None => {
+            match volume.status {
+                S::Available => {}
+                S::InUse if req.force => {}
+                S::InUse => {
+                    return Err(invalid_volume(
+                        "Backing up an in-use volume must use the force flag.",
+                    ))
+                }
+                other => {
+                    return Err(invalid_volume(&format!(
+                        "Volume to be backed up must be available or in-use, but the current status is \"{other}\"."
+                    )))
+                }
+            }
+            None
         }
-    }
+    };
     check_quota(tx, world, &caller.project_id, volume.size_gb)?;
     let parent = if req.incremental {
         let latest = all(tx)
             .into_iter()
             .filter(|b| b.volume_id == volume.id && b.project_id == caller.project_id)
             .filter(|b| b.status == BackupStatus::Available)
+            // From a snapshot: only backups of data older than the snapshot.
+            .filter(|b| {
+                snapshot
+                    .as_ref()
+                    .is_none_or(|s| b.data_timestamp < s.created_at)
+            })
             .max_by_key(|b| (b.data_timestamp, b.seq));
         match latest {
             Some(b) => Some(b.id),
@@ -226,12 +247,25 @@ pub fn create(
     let az = req
         .availability_zone
         .unwrap_or_else(|| world.availability_zone.clone());
-    move_volume(
-        tx,
-        volume.id,
-        VolumeJobEvent::BackupStarted { force: req.force },
-    )
-    .ok_or_else(|| invalid_volume("Volume to be backed up must be available or in-use."))?;
+    match &snapshot {
+        Some(snap) => {
+            let mut snap = snap.clone();
+            super::snapshots::apply(
+                &mut snap,
+                super::snapshot_status::SnapshotEvent::BackupStarted,
+            )
+            .map_err(|e| ApiError::bad_request(format!("Invalid snapshot: {e}")))?;
+            tx.put_record(&snap);
+        }
+        None => {
+            move_volume(
+                tx,
+                volume.id,
+                VolumeJobEvent::BackupStarted { force: req.force },
+            )
+            .ok_or_else(|| invalid_volume("Volume to be backed up must be available or in-use."))?;
+        }
+    }
     let id = Uuid::new_v4();
     let created = now();
     let seq = tx.next_seq();
@@ -243,7 +277,7 @@ pub fn create(
         name: req.name,
         description: req.description,
         volume_id: volume.id,
-        snapshot_id: None,
+        snapshot_id: snapshot.as_ref().map(|s| s.id),
         status: BackupStatus::Creating,
         size_gb: volume.size_gb,
         object_count: 0,
@@ -258,12 +292,27 @@ pub fn create(
         },
         storage: id,
         restore_volume_id: None,
-        data_timestamp: created,
+        data_timestamp: snapshot.as_ref().map_or(created, |s| s.created_at),
         created_at: created,
         updated_at: None,
     };
     tx.put_record(&b);
     Ok(b)
+}
+
+/// The end of a backup of a snapshot: the snapshot is `available` again.
+pub fn release_snapshot(tx: &mut Tx<'_>, snapshot_id: Option<Uuid>) {
+    let Some(sid) = snapshot_id else { return };
+    if let Some(mut snap) = tx.record::<super::snapshots::Snapshot>(&sid.to_string()) {
+        if super::snapshots::apply(
+            &mut snap,
+            super::snapshot_status::SnapshotEvent::BackupEnded,
+        )
+        .is_ok()
+        {
+            tx.put_record(&snap);
+        }
+    }
 }
 
 /// `DELETE /backups/{id}` and `os-force_delete`: `deleting`.
