@@ -293,12 +293,23 @@ impl BackupArea {
             objects.push(BTreeMap::from([(name, meta)]));
             Ok(())
         };
-        loop {
-            let n = read_full(&mut input, &mut buf).map_err(io_err("read the volume"))?;
-            if n == 0 {
+        while offset < len {
+            let n = (len - offset).min(CHUNK_BYTES as u64) as usize;
+            // A chunk that is all hole is zeros without reading it (SEEK_DATA).
+            let has_data = super::filecopy::next_data(&input, offset, offset + n as u64)
+                .map_err(io_err("seek the volume"))?
+                .is_some();
+            let data: &[u8] = if has_data {
+                input.seek(SeekFrom::Start(offset)).map_err(io_err("seek the volume"))?;
+                let got = read_full(&mut input, &mut buf[..n]).map_err(io_err("read the volume"))?;
+                &buf[..got]
+            } else {
+                &zeros[..n]
+            };
+            if data.is_empty() {
                 break;
             }
-            let data = &buf[..n];
+            let n = data.len();
             let first = shas.len();
             for block in data.chunks(SHA_BLOCK_BYTES) {
                 // Comparing with zeros is a memcmp; hashing a hole is not needed.
