@@ -31,9 +31,26 @@ fn keys(v: &Value) -> BTreeSet<String> {
     v.as_object().unwrap().keys().cloned().collect()
 }
 
+/// Polls a volume until `status`, allowing for a loaded machine (restores read and
+/// write data).
+pub fn wait_volume(api: &Api, id: &str, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, body) = api.get(&format!("/volumes/{id}"));
+        if code == 200 && body["volume"]["status"] == status {
+            return body["volume"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "volume {id} never reached {status}: {code} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Polls a backup until `status` ("deleted": gone); returns its last view.
 pub fn wait_backup(api: &Api, id: &str, status: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (code, body) = api.get(&format!("/backups/{id}"));
         if status == "deleted" && code == 404 {
@@ -142,7 +159,7 @@ fn create_show_list_restore_delete_with_cinder_s_views() {
     );
     assert_eq!(code, 202, "{body}");
     let vid = body["volume"]["id"].as_str().unwrap().to_string();
-    demo.wait_status(&vid, "available");
+    wait_volume(&demo, &vid, "available");
 
     let (code, b) = demo.post(
         "/backups",
@@ -186,7 +203,7 @@ fn create_show_list_restore_delete_with_cinder_s_views() {
         .as_str()
         .unwrap()
         .ends_with(&format!("/backups/{bid}")));
-    demo.wait_status(&vid, "available");
+    wait_volume(&demo, &vid, "available");
 
     // Newer microversions add metadata; admins also see project and user.
     let (_, s) = demo.at("3.43").get(&format!("/backups/{bid}"));
@@ -224,7 +241,7 @@ fn create_show_list_restore_delete_with_cinder_s_views() {
     assert_eq!(r["restore"]["backup_id"], bid.as_str());
     assert_eq!(r["restore"]["volume_name"], format!("restore_backup_{bid}"));
     let rvid = r["restore"]["volume_id"].as_str().unwrap().to_string();
-    let restored = demo.wait_status(&rvid, "available");
+    let restored = wait_volume(&demo, &rvid, "available");
     assert_eq!(restored["metadata"]["vol-meta1"], "value1");
     assert_eq!(
         restored["description"],
@@ -267,7 +284,7 @@ fn bytes_come_back_from_full_and_incremental_backups_and_only_changes_are_stored
     assert!(msg(&body).contains("Backing up an in-use volume must use the force flag."));
     let full = create_backup(&demo, json!({"volume_id": vid, "force": true}));
     wait_backup(&demo, &full, "available");
-    demo.wait_status(&vid, "in-use");
+    wait_volume(&demo, &vid, "in-use");
     // Two 8 MiB chunks hold data; the rest of the GiB is holes and is not stored.
     assert_eq!(objects(env.dir.path(), &full), (2, 16 * MIB));
 
@@ -302,7 +319,7 @@ fn bytes_come_back_from_full_and_incremental_backups_and_only_changes_are_stored
         json!({"restore": {"volume_id": vid}}),
     );
     assert_eq!(code, 202, "{r}");
-    demo.wait_status(&vid, "available");
+    wait_volume(&demo, &vid, "available");
     assert_eq!(read_through_attachment(&demo, &vid, 0, a.len()), a);
     assert_eq!(read_through_attachment(&demo, &vid, 500 * MIB, a.len()), a);
     assert_eq!(
@@ -315,7 +332,7 @@ fn bytes_come_back_from_full_and_incremental_backups_and_only_changes_are_stored
     let (code, r) = demo.post(&format!("/backups/{inc}/restore"), json!({"restore": {}}));
     assert_eq!(code, 202, "{r}");
     let nvid = r["restore"]["volume_id"].as_str().unwrap().to_string();
-    demo.wait_status(&nvid, "available");
+    wait_volume(&demo, &nvid, "available");
     assert_eq!(read_through_attachment(&demo, &nvid, 100 * MIB, b.len()), b);
     assert_eq!(read_through_attachment(&demo, &nvid, 0, a.len()), a);
 }
@@ -349,7 +366,7 @@ fn a_corrupt_object_fails_the_restore_with_a_clear_error() {
         json!({"restore": {"volume_id": target}}),
     );
     assert_eq!(code, 202, "{r}");
-    let failed = demo.wait_status(&target, "error_restoring");
+    let failed = wait_volume(&demo, &target, "error_restoring");
     assert_eq!(failed["id"], target.as_str());
     let b = wait_backup(&demo, &bid, "error");
     let reason = b["fail_reason"].as_str().unwrap();
@@ -603,7 +620,7 @@ fn export_import_record_and_restart_persistence() {
     );
     assert_eq!(code, 202, "{r}");
     let rvid = r["restore"]["volume_id"].as_str().unwrap().to_string();
-    admin.wait_status(&rvid, "available");
+    wait_volume(&admin, &rvid, "available");
     assert_eq!(
         read_through_attachment(&admin, &rvid, 7 * MIB, data.len()),
         data
@@ -614,7 +631,7 @@ fn export_import_record_and_restart_persistence() {
     let (code, r) = demo.post(&format!("/backups/{bid}/restore"), json!({"restore": null}));
     assert_eq!(code, 202, "{r}");
     let rvid = r["restore"]["volume_id"].as_str().unwrap().to_string();
-    demo.wait_status(&rvid, "available");
+    wait_volume(&demo, &rvid, "available");
     assert_eq!(
         read_through_attachment(&demo, &rvid, 7 * MIB, data.len()),
         data
@@ -632,14 +649,14 @@ fn faults_on_backup_jobs_and_start_up_recovery() {
         let (code, body) = demo.post("/volumes", json!({"volume": {"size": 1, "name": name}}));
         assert_eq!(code, 202, "{body}");
         let id = body["volume"]["id"].as_str().unwrap().to_string();
-        demo.wait_status(&id, "available");
+        wait_volume(&demo, &id, "available");
         id
     };
     let (stuck, broken) = (mk("stuck"), mk("broken"));
     let failed = create_backup(&demo, json!({"volume_id": broken}));
     let b = wait_backup(&demo, &failed, "error");
     assert!(b["fail_reason"].is_string(), "{b}");
-    demo.wait_status(&broken, "available");
+    wait_volume(&demo, &broken, "available");
 
     let hanging = create_backup(&demo, json!({"volume_id": stuck}));
     std::thread::sleep(Duration::from_millis(300));
@@ -647,7 +664,7 @@ fn faults_on_backup_jobs_and_start_up_recovery() {
         wait_backup(&demo, &hanging, "creating")["status"],
         "creating"
     );
-    demo.wait_status(&stuck, "backing-up");
+    wait_volume(&demo, &stuck, "backing-up");
 
     let env = env.restart();
     let demo = env.login("demo", "demo");
@@ -656,7 +673,7 @@ fn faults_on_backup_jobs_and_start_up_recovery() {
         b["fail_reason"],
         "incomplete backup reset on manager restart"
     );
-    demo.wait_status(&stuck, "available");
+    wait_volume(&demo, &stuck, "available");
 }
 
 #[test]
@@ -696,13 +713,13 @@ fn a_backup_of_a_snapshot_holds_the_snapshot_s_bytes() {
     assert_eq!(b["snapshot_id"], sid.as_str());
     let (_, s) = demo.get(&format!("/snapshots/{sid}"));
     assert_eq!(s["snapshot"]["status"], "available");
-    assert_eq!(demo.wait_status(&vid, "in-use")["status"], "in-use");
+    assert_eq!(wait_volume(&demo, &vid, "in-use")["status"], "in-use");
     detach(&demo, &vid, &aid);
 
     let (code, r) = demo.post(&format!("/backups/{bid}/restore"), json!({"restore": null}));
     assert_eq!(code, 202, "{r}");
     let rvid = r["restore"]["volume_id"].as_str().unwrap().to_string();
-    demo.wait_status(&rvid, "available");
+    wait_volume(&demo, &rvid, "available");
     assert_eq!(
         read_through_attachment(&demo, &rvid, 2 * MIB, first.len()),
         first

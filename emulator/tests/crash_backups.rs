@@ -45,7 +45,7 @@ enum InFlight {
 }
 
 fn backup_poll(api: &Api, id: &str, done: impl Fn(&str) -> bool) -> Result<Option<Value>, ()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (code, body) = api.get(&format!("/backups/{id}"))?;
         if code == 404 {

@@ -300,8 +300,11 @@ impl BackupArea {
                 .map_err(io_err("seek the volume"))?
                 .is_some();
             let data: &[u8] = if has_data {
-                input.seek(SeekFrom::Start(offset)).map_err(io_err("seek the volume"))?;
-                let got = read_full(&mut input, &mut buf[..n]).map_err(io_err("read the volume"))?;
+                input
+                    .seek(SeekFrom::Start(offset))
+                    .map_err(io_err("seek the volume"))?;
+                let got =
+                    read_full(&mut input, &mut buf[..n]).map_err(io_err("read the volume"))?;
                 &buf[..got]
             } else {
                 &zeros[..n]
@@ -456,7 +459,10 @@ impl BackupArea {
             let mut at = 0u64;
             while at < size_bytes {
                 let end = (at + CHUNK_BYTES as u64).min(size_bytes);
-                if !covered.iter().any(|(s, e)| *s <= at && end <= *e) {
+                let hole = super::filecopy::next_data(&out, at, end)
+                    .map_err(io_err("seek the volume"))?
+                    .is_none();
+                if !hole && !covered.iter().any(|(s, e)| *s <= at && end <= *e) {
                     let n = (end - at) as usize;
                     out.seek(SeekFrom::Start(at))
                         .map_err(io_err("seek the volume"))?;
