@@ -237,6 +237,6 @@ mod tests {
                 allowed += usize::from(got.is_some());
             }
         }
-        assert_eq!(allowed, 12);
+        assert_eq!(allowed, 13);
     }
 }
