@@ -2,8 +2,7 @@
 //! delete; bytes through attachments (backup → overwrite → restore gives the original
 //! bytes back; an incremental backup stores only the changed extents; a corrupt object
 //! fails the restore clearly); errors, policies, project isolation and microversion
-//! gates; export/import of a record; faults on backup jobs; restart persistence and
-//! start-up recovery.
+//! gates. Records, faults, recovery and snapshots: `backup_records.rs`.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -11,15 +10,13 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::common::{spawn_emulator, Api};
-use crate::fault_support::Control;
 
-const MIB: u64 = 1 << 20;
+pub const MIB: u64 = 1 << 20;
 
-fn msg(body: &Value) -> String {
+pub fn msg(body: &Value) -> String {
     body.as_object()
         .and_then(|o| o.values().next())
         .and_then(|f| f["message"].as_str())
@@ -27,7 +24,7 @@ fn msg(body: &Value) -> String {
         .to_string()
 }
 
-fn keys(v: &Value) -> BTreeSet<String> {
+pub fn keys(v: &Value) -> BTreeSet<String> {
     v.as_object().unwrap().keys().cloned().collect()
 }
 
@@ -67,7 +64,7 @@ pub fn wait_backup(api: &Api, id: &str, status: &str) -> Value {
     }
 }
 
-fn create_backup(api: &Api, body: Value) -> String {
+pub fn create_backup(api: &Api, body: Value) -> String {
     let (code, b) = api.post("/backups", json!({ "backup": body }));
     assert_eq!(code, 202, "{b}");
     b["backup"]["id"].as_str().unwrap().to_string()
@@ -105,14 +102,14 @@ pub fn detach(api: &Api, vid: &str, aid: &str) {
     api.wait_status(vid, "available");
 }
 
-fn write_at(path: &Path, at: u64, data: &[u8]) {
+pub fn write_at(path: &Path, at: u64, data: &[u8]) {
     let mut f = OpenOptions::new().write(true).open(path).unwrap();
     f.seek(SeekFrom::Start(at)).unwrap();
     f.write_all(data).unwrap();
     f.sync_all().unwrap();
 }
 
-fn read_at(path: &Path, at: u64, len: usize) -> Vec<u8> {
+pub fn read_at(path: &Path, at: u64, len: usize) -> Vec<u8> {
     let mut f = File::open(path).unwrap();
     f.seek(SeekFrom::Start(at)).unwrap();
     let mut buf = vec![0u8; len];
@@ -120,14 +117,14 @@ fn read_at(path: &Path, at: u64, len: usize) -> Vec<u8> {
     buf
 }
 
-fn pattern(seed: u8, len: usize) -> Vec<u8> {
+pub fn pattern(seed: u8, len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
 }
 
 /// The object files of a backup in the data dir (and their total size).
-fn objects(dir: &Path, backup_id: &str) -> (usize, u64) {
+pub fn objects(dir: &Path, backup_id: &str) -> (usize, u64) {
     let d = dir.join("backups").join(format!("backup-{backup_id}"));
     let mut n = 0;
     let mut bytes = 0;
@@ -142,7 +139,7 @@ fn objects(dir: &Path, backup_id: &str) -> (usize, u64) {
 }
 
 /// Reads `len` bytes at `at` through a fresh attachment, then detaches.
-fn read_through_attachment(api: &Api, vid: &str, at: u64, len: usize) -> Vec<u8> {
+pub fn read_through_attachment(api: &Api, vid: &str, at: u64, len: usize) -> Vec<u8> {
     let (aid, path) = attach(api, vid);
     let data = read_at(&path, at, len);
     detach(api, vid, &aid);
@@ -565,163 +562,5 @@ fn refusals_policies_isolation_and_microversions() {
     assert!(
         msg(&r).contains("BackupLimitExceeded: Maximum number of backups allowed (1) exceeded"),
         "{r}"
-    );
-}
-
-#[test]
-fn export_import_record_and_restart_persistence() {
-    let env = spawn_emulator();
-    let demo = env.login("demo", "demo");
-    let admin = env.admin();
-    let vid = demo.available_volume(1, None);
-    let (aid, path) = attach(&demo, &vid);
-    let data = pattern(9, MIB as usize);
-    write_at(&path, 7 * MIB, &data);
-    detach(&demo, &vid, &aid);
-    let bid = create_backup(&demo, json!({"volume_id": vid, "name": "keep"}));
-    wait_backup(&demo, &bid, "available");
-
-    let (code, e) = admin.get(&format!("/backups/{bid}/export_record"));
-    assert_eq!(code, 200, "{e}");
-    let rec = &e["backup-record"];
-    assert!(rec["backup_service"]
-        .as_str()
-        .unwrap()
-        .starts_with("cinder.backup.drivers"));
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut decoded: Value =
-        serde_json::from_slice(&b64.decode(rec["backup_url"].as_str().unwrap()).unwrap()).unwrap();
-    let (code, r) = admin.post("/backups/import_record", json!({"backup-record": rec}));
-    assert_eq!(code, 400, "the same id again: {r}");
-    assert!(
-        msg(&r).contains("Backup already exists in database."),
-        "{r}"
-    );
-    let new_id = "3b5d0b7e-6a70-4f8f-9d0f-0123456789ab";
-    decoded["id"] = json!(new_id);
-    let url = b64.encode(decoded.to_string());
-    let (code, r) = admin.post(
-        "/backups/import_record",
-        json!({"backup-record": {"backup_service": rec["backup_service"], "backup_url": url}}),
-    );
-    assert_eq!(code, 201, "{r}");
-    assert_eq!(r["backup"]["id"], new_id);
-    wait_backup(&admin, new_id, "available");
-
-    let env = env.restart();
-    let demo = env.login("demo", "demo");
-    let admin = env.admin();
-    let b = wait_backup(&demo, &bid, "available");
-    assert_eq!(b["name"], "keep");
-    // The imported record restores the same data.
-    let (code, r) = admin.post(
-        &format!("/backups/{new_id}/restore"),
-        json!({"restore": null}),
-    );
-    assert_eq!(code, 202, "{r}");
-    let rvid = r["restore"]["volume_id"].as_str().unwrap().to_string();
-    wait_volume(&admin, &rvid, "available");
-    assert_eq!(
-        read_through_attachment(&admin, &rvid, 7 * MIB, data.len()),
-        data
-    );
-    // Deleting the import keeps the data the original still names.
-    assert_eq!(admin.delete(&format!("/backups/{new_id}")).0, 202);
-    wait_backup(&admin, new_id, "deleted");
-    let (code, r) = demo.post(&format!("/backups/{bid}/restore"), json!({"restore": null}));
-    assert_eq!(code, 202, "{r}");
-    let rvid = r["restore"]["volume_id"].as_str().unwrap().to_string();
-    wait_volume(&demo, &rvid, "available");
-    assert_eq!(
-        read_through_attachment(&demo, &rvid, 7 * MIB, data.len()),
-        data
-    );
-}
-
-#[test]
-fn faults_on_backup_jobs_and_start_up_recovery() {
-    let env = spawn_emulator();
-    let demo = env.login("demo", "demo");
-    let ctl = Control::new(&env);
-    ctl.add(json!({"id": "stuck", "operation": "backup.create", "volume_name": "stuck", "effect": {"transition": "stay"}}));
-    ctl.add(json!({"id": "broken", "operation": "backup.create", "volume_name": "broken", "effect": {"transition": "fail"}}));
-    let mk = |name: &str| {
-        let (code, body) = demo.post("/volumes", json!({"volume": {"size": 1, "name": name}}));
-        assert_eq!(code, 202, "{body}");
-        let id = body["volume"]["id"].as_str().unwrap().to_string();
-        wait_volume(&demo, &id, "available");
-        id
-    };
-    let (stuck, broken) = (mk("stuck"), mk("broken"));
-    let failed = create_backup(&demo, json!({"volume_id": broken}));
-    let b = wait_backup(&demo, &failed, "error");
-    assert!(b["fail_reason"].is_string(), "{b}");
-    wait_volume(&demo, &broken, "available");
-
-    let hanging = create_backup(&demo, json!({"volume_id": stuck}));
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        wait_backup(&demo, &hanging, "creating")["status"],
-        "creating"
-    );
-    wait_volume(&demo, &stuck, "backing-up");
-
-    let env = env.restart();
-    let demo = env.login("demo", "demo");
-    let b = wait_backup(&demo, &hanging, "error");
-    assert_eq!(
-        b["fail_reason"],
-        "incomplete backup reset on manager restart"
-    );
-    wait_volume(&demo, &stuck, "available");
-}
-
-#[test]
-fn a_backup_of_a_snapshot_holds_the_snapshot_s_bytes() {
-    let env = spawn_emulator();
-    let demo = env.login("demo", "demo");
-    let vid = demo.available_volume(1, None);
-    let other = demo.available_volume(1, None);
-    let (aid, path) = attach(&demo, &vid);
-    let first = pattern(11, MIB as usize);
-    write_at(&path, 2 * MIB, &first);
-    let (code, s) = demo.post(
-        "/snapshots",
-        json!({"snapshot": {"volume_id": vid, "force": true}}),
-    );
-    assert_eq!(code, 202, "{s}");
-    let sid = s["snapshot"]["id"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while demo.get(&format!("/snapshots/{sid}")).1["snapshot"]["status"] != "available" {
-        assert!(Instant::now() < deadline, "snapshot never available");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    write_at(&path, 2 * MIB, &pattern(12, MIB as usize));
-
-    let (code, r) = demo.post(
-        "/backups",
-        json!({"backup": {"volume_id": other, "snapshot_id": sid}}),
-    );
-    assert_eq!(code, 400, "{r}");
-    assert!(
-        msg(&r).contains("does not match with snapshot.volume_id"),
-        "{r}"
-    );
-    // The volume is in use, but a backup of its snapshot needs no force.
-    let bid = create_backup(&demo, json!({"volume_id": vid, "snapshot_id": sid}));
-    let b = wait_backup(&demo, &bid, "available");
-    assert_eq!(b["snapshot_id"], sid.as_str());
-    let (_, s) = demo.get(&format!("/snapshots/{sid}"));
-    assert_eq!(s["snapshot"]["status"], "available");
-    assert_eq!(wait_volume(&demo, &vid, "in-use")["status"], "in-use");
-    detach(&demo, &vid, &aid);
-
-    let (code, r) = demo.post(&format!("/backups/{bid}/restore"), json!({"restore": null}));
-    assert_eq!(code, 202, "{r}");
-    let rvid = r["restore"]["volume_id"].as_str().unwrap().to_string();
-    wait_volume(&demo, &rvid, "available");
-    assert_eq!(
-        read_through_attachment(&demo, &rvid, 2 * MIB, first.len()),
-        first
     );
 }

@@ -13,6 +13,7 @@ mod actions;
 mod attachments;
 mod auth_matrix;
 mod backends;
+mod backup_records;
 mod backups;
 mod crash;
 mod dashboard;
