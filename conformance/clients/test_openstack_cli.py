@@ -89,6 +89,40 @@ def _():
     show_when("size 2", s["id"], lambda v: v["status"] == "available" and v["size"] == 2)
 
 
+def backup_show(backup_id):
+    return osc("volume", "backup", "show", backup_id, "-f", "json")
+
+
+@check("cli volume backup create / show until available")
+def _():
+    b = osc("volume", "backup", "create", "--name", f"{NAME}-bk", s["id"], "-f", "json")
+    s["backup"] = b["id"]
+    done = wait_until("backup available", lambda: x if (x := backup_show(b["id"]))["status"] == "available" else None)
+    assert done["name"] == f"{NAME}-bk" and done["volume_id"] == s["id"], done
+    show_when("volume available again", s["id"], lambda v: v["status"] == "available")
+    assert any(x["ID"] == b["id"] for x in osc("volume", "backup", "list", "-f", "json"))
+
+
+@check("cli volume backup restore to a new volume by name")
+def _():
+    r = osc("volume", "backup", "restore", s["backup"], f"{NAME}-restored", "-f", "json")
+    vid = r["volume_id"]
+    v = show_when("restored volume available", vid, lambda v: v["status"] == "available")
+    assert v["name"] == f"{NAME}-restored" and v["size"] == 2, v
+    osc("volume", "delete", vid)
+
+
+@check("cli volume backup restore --force onto its volume, backup delete")
+def _():
+    p = osc("volume", "backup", "restore", s["backup"], s["id"], ok=False)
+    assert p.returncode != 0 and "--force" in p.stderr, p.stderr
+    osc("volume", "backup", "restore", "--force", s["backup"], s["id"], "-f", "json")
+    show_when("restored onto itself", s["id"], lambda v: v["status"] == "available")
+    wait_until("backup available", lambda: backup_show(s["backup"])["status"] == "available" or None)
+    osc("volume", "backup", "delete", s["backup"])
+    wait_until("backup gone", lambda: osc("volume", "backup", "show", s["backup"], ok=False).returncode != 0 or None)
+
+
 @check("cli volume delete until gone")
 def _():
     osc("volume", "delete", s["id"])

@@ -652,3 +652,6 @@ fn sigkill_at_random_points_loses_nothing_acknowledged() {
 
 #[path = "crash_snapshots.rs"]
 mod snapshots;
+
+#[path = "crash_backups.rs"]
+mod backups;

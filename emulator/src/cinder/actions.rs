@@ -65,6 +65,11 @@ pub enum VolumeAction {
     SetBootable { bootable: Option<Value> },
     #[serde(rename = "os-update_readonly_flag")]
     UpdateReadonlyFlag { readonly: Option<Value> },
+    #[serde(rename = "os-retype")]
+    Retype {
+        new_type: Option<Value>,
+        migration_policy: Option<Value>,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,7 +78,7 @@ pub struct DetachArgs {
 }
 
 /// Every action name [`VolumeAction`] knows; anything else is Cinder's "no such action".
-pub const ACTIONS: [&str; 14] = [
+pub const ACTIONS: [&str; 15] = [
     "os-extend",
     "os-reserve",
     "os-unreserve",
@@ -88,6 +93,7 @@ pub const ACTIONS: [&str; 14] = [
     "os-force_detach",
     "os-set_bootable",
     "os-update_readonly_flag",
+    "os-retype",
 ];
 
 /// Parses an action body; returns the action and its raw arguments (for messages).
@@ -318,6 +324,21 @@ pub async fn dispatch(req: &Req, raw_id: &str) -> Result<Response, ApiError> {
             let reset = parse_reset(status, attach_status, migration_status)?;
             require_admin_on(req, id, "reset_status")?;
             write(req, move |tx, c| ops::reset_status(tx, c, id, reset)).await?;
+            Ok(accepted())
+        }
+        A::Retype {
+            new_type,
+            migration_policy,
+        } => {
+            let (new_type, on_demand) = super::retype::parse(&args, new_type, migration_policy)?;
+            crate::volume::retype::retype(
+                &req.app.domain,
+                req.caller.clone(),
+                id,
+                new_type,
+                on_demand,
+            )
+            .await?;
             Ok(accepted())
         }
         A::ForceDelete(_) => {

@@ -166,6 +166,19 @@ endpoints! {
     GroupSnapshotDelete(id): DELETE "group_snapshots/{id}" => "group_snapshot.delete", 14;
     /// `reset_status` (3.19).
     GroupSnapshotAction(id): POST "group_snapshots/{id}/action" => "group_snapshot.action", 19;
+    QuotaClassShow(class): GET "os-quota-class-sets/{class}" => "quota_class.show", 0;
+    QuotaClassUpdate(class): PUT "os-quota-class-sets/{class}" => "quota_class.update", 0;
+    BackupList: GET "backups" => "backup.list", 0;
+    BackupListDetail: GET "backups/detail" => "backup.list_detail", 0;
+    BackupCreate: POST "backups" => "backup.create", 0;
+    BackupImport: POST "backups/import_record" => "backup.import_record", 0;
+    BackupShow(id): GET "backups/{id}" => "backup.show", 0;
+    BackupUpdate(id): PUT "backups/{id}" => "backup.update", 9;
+    BackupDelete(id): DELETE "backups/{id}" => "backup.delete", 0;
+    BackupRestore(id): POST "backups/{id}/restore" => "backup.restore", 0;
+    /// `POST /backups/{id}/action`: `os-reset_status`, `os-force_delete` (admin).
+    BackupAction(id): POST "backups/{id}/action" => "backup.action", 0;
+    BackupExport(id): GET "backups/{id}/export_record" => "backup.export_record", 0;
     SnapshotList: GET "snapshots" => "snapshot.list", 0;
     SnapshotListDetail: GET "snapshots/detail" => "snapshot.list_detail", 0;
     SnapshotCreate: POST "snapshots" => "snapshot.create", 0;
@@ -209,6 +222,8 @@ pub const COLLECTIONS: &[&str] = &[
     "os-volume-transfer",
     "volume-transfers",
     "messages",
+    "os-quota-class-sets",
+    "backups",
     "snapshots",
     "default-types",
     "resource_filters",
@@ -460,6 +475,30 @@ impl Endpoint {
             ]),
             ["group_snapshots", id, "action"] if !id.is_empty() => {
                 pick(vec![(Method::POST, E::GroupSnapshotAction(s(1)))])
+            }
+            ["os-quota-class-sets", class] if !class.is_empty() => pick(vec![
+                (Method::GET, E::QuotaClassShow(s(1))),
+                (Method::PUT, E::QuotaClassUpdate(s(1))),
+            ]),
+            ["backups"] => pick(vec![
+                (Method::GET, E::BackupList),
+                (Method::POST, E::BackupCreate),
+            ]),
+            ["backups", "detail"] => pick(vec![(Method::GET, E::BackupListDetail)]),
+            ["backups", "import_record"] => pick(vec![(Method::POST, E::BackupImport)]),
+            ["backups", id] if !id.is_empty() => pick(vec![
+                (Method::GET, E::BackupShow(s(1))),
+                (Method::PUT, E::BackupUpdate(s(1))),
+                (Method::DELETE, E::BackupDelete(s(1))),
+            ]),
+            ["backups", id, "restore"] if !id.is_empty() => {
+                pick(vec![(Method::POST, E::BackupRestore(s(1)))])
+            }
+            ["backups", id, "action"] if !id.is_empty() => {
+                pick(vec![(Method::POST, E::BackupAction(s(1)))])
+            }
+            ["backups", id, "export_record"] if !id.is_empty() => {
+                pick(vec![(Method::GET, E::BackupExport(s(1)))])
             }
             ["snapshots"] => pick(vec![
                 (Method::GET, E::SnapshotList),

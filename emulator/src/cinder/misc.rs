@@ -31,6 +31,12 @@ const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "2013-06-27T00:00:00+00:00",
     ),
     (
+        "Backups",
+        "backups",
+        "Backups support.",
+        "2012-12-12T00:00:00+00:00",
+    ),
+    (
         "Capabilities",
         "capabilities",
         "Capabilities support.",
@@ -43,6 +49,12 @@ const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "2014-01-10T00:00:00-00:00",
     ),
     (
+        "ExtendedSnapshotAttributes",
+        "os-extended-snapshot-attributes",
+        "Extended SnapshotAttributes support.",
+        "2012-06-19T00:00:00+00:00",
+    ),
+    (
         "Hosts",
         "os-hosts",
         "Admin-only host administration.",
@@ -53,6 +65,12 @@ const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "qos-specs",
         "QoS specs support.",
         "2013-08-02T00:00:00+00:00",
+    ),
+    (
+        "QuotaClasses",
+        "os-quota-class-sets",
+        "Quota classes management support.",
+        "2012-03-12T00:00:00+00:00",
     ),
     (
         "Quotas",
@@ -71,6 +89,12 @@ const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "os-services",
         "Services support.",
         "2012-10-28T00:00:00-00:00",
+    ),
+    (
+        "SnapshotActions",
+        "os-snapshot-actions",
+        "Enable snapshot manager actions.",
+        "2013-07-16T00:00:00+00:00",
     ),
     (
         "TypesExtraSpecs",

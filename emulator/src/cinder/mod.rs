@@ -5,6 +5,8 @@
 pub mod actions;
 pub mod attachments;
 pub mod backends;
+pub mod backup_params;
+pub mod backups;
 pub mod default_types;
 pub mod encryption;
 pub mod endpoint;
@@ -17,8 +19,10 @@ pub mod microversion;
 pub mod misc;
 pub mod params;
 pub mod qos;
+pub mod quota_classes;
 pub mod quotas;
 pub mod resource_filters;
+pub mod retype;
 pub mod schema;
 pub mod schemas;
 pub mod services;
@@ -446,6 +450,18 @@ async fn call(req: Req, endpoint: Endpoint) -> Result<Response, ApiError> {
         E::GroupSnapshotShow(id) => group_snapshots::show(&req, &id).await,
         E::GroupSnapshotDelete(id) => group_snapshots::delete(&req, &id).await,
         E::GroupSnapshotAction(id) => group_snapshots::action(&req, &id).await,
+        E::QuotaClassShow(class) => quota_classes::show(&req, &class).await,
+        E::QuotaClassUpdate(class) => quota_classes::update(&req, &class).await,
+        E::BackupList => backups::list(&req, false).await,
+        E::BackupListDetail => backups::list(&req, true).await,
+        E::BackupCreate => backups::create(&req).await,
+        E::BackupImport => backups::import_record(&req).await,
+        E::BackupShow(id) => backups::show(&req, &id).await,
+        E::BackupUpdate(id) => backups::update(&req, &id).await,
+        E::BackupDelete(id) => backups::delete(&req, &id).await,
+        E::BackupRestore(id) => backups::restore(&req, &id).await,
+        E::BackupAction(id) => backups::action(&req, &id).await,
+        E::BackupExport(id) => backups::export_record(&req, &id).await,
         E::SnapshotList => snapshots::list(&req, false).await,
         E::SnapshotListDetail => snapshots::list(&req, true).await,
         E::SnapshotCreate => snapshots::create(&req).await,

@@ -21,6 +21,7 @@ pub async fn limits(req: &Req) -> Result<Response, ApiError> {
     let pid = req.project_id.clone();
     let body = req.app.domain.store.view(|tx| {
         let (n, gb) = ops::usage(tx, &pid, None);
+        let (backups, backup_gb) = crate::volume::backups::usage(tx, &pid);
         let l = |r: &str| ops::quota_limit(tx, &world, &pid, r);
         json!({"limits": {"rate": [], "absolute": {
             "maxTotalVolumes": l("volumes"),
@@ -31,8 +32,8 @@ pub async fn limits(req: &Req) -> Result<Response, ApiError> {
             "totalVolumesUsed": n,
             "totalGigabytesUsed": gb,
             "totalSnapshotsUsed": ops::quota_in_use(tx, &pid, "snapshots"),
-            "totalBackupsUsed": 0,
-            "totalBackupGigabytesUsed": 0,
+            "totalBackupsUsed": backups,
+            "totalBackupGigabytesUsed": backup_gb,
         }}})
     });
     Ok(Json(body).into_response())
@@ -81,7 +82,7 @@ pub async fn defaults(req: &Req, pid: &str) -> Result<Response, ApiError> {
         ops::quota_resources(tx)
             .into_iter()
             .map(|r| {
-                let l = ops::default_quota_limit(&world, pid, &r);
+                let l = crate::volume::quota_classes::project_default(tx, &world, pid, &r);
                 (r, json!(l))
             })
             .collect()

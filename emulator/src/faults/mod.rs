@@ -252,6 +252,8 @@ impl Hooks for Faults {
             Job::Create => "volume.create",
             Job::Extend { .. } => "volume.action.os-extend",
             Job::Delete => "volume.delete",
+            Job::Backup { .. } => job.name(),
+            Job::Retype { .. } => "volume.action.os-retype",
             Job::SnapshotCreate { .. } => "snapshot.create",
             Job::SnapshotDelete { .. } => "snapshot.delete",
         };

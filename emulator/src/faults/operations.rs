@@ -8,7 +8,6 @@ use crate::cinder::endpoint::{CATALOGUE, VOLUME_ACTION};
 
 /// Actions real Cinder has that the emulator refuses; rules may still name them.
 const UNIMPLEMENTED_ACTIONS: &[&str] = &[
-    "os-retype",
     "os-volume_upload_image",
     "os-set_image_metadata",
     "os-unset_image_metadata",
@@ -72,6 +71,11 @@ pub const JOBS: &[&str] = &[
     "volume.create",
     "volume.action.os-extend",
     "volume.delete",
+    "volume.action.os-retype",
+    "backup.create",
+    "backup.restore",
+    "backup.delete",
+    "backup.import_record",
     "snapshot.create",
     "snapshot.delete",
 ];

@@ -92,7 +92,7 @@ fn sparse_copy(from: &File, to: &File, end: u64) -> io::Result<u64> {
 
 /// The next data region at or after `pos`, as `(start, end)`, or None past the last.
 /// Where the file system cannot tell, everything from `pos` counts as data.
-fn next_data(file: &File, pos: u64, end: u64) -> io::Result<Option<(u64, u64)>> {
+pub(crate) fn next_data(file: &File, pos: u64, end: u64) -> io::Result<Option<(u64, u64)>> {
     #[cfg(target_os = "linux")]
     {
         use rustix::fs::{seek, SeekFrom};

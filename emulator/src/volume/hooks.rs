@@ -16,6 +16,18 @@ pub enum Job {
         new_size_gb: u64,
     },
     Delete,
+    /// A backup service job; the hooks are given the backup's volume (`restore`: the
+    /// volume restored to).
+    Backup {
+        backup_id: Uuid,
+        step: BackupStep,
+    },
+    /// `os-retype` to `new_type_id`; `migrate` when the new type needs another backend
+    /// and the policy is `on-demand`.
+    Retype {
+        new_type_id: Uuid,
+        migrate: bool,
+    },
     /// A snapshot's point-in-time copy of its volume (`snapshot.create`).
     SnapshotCreate {
         snapshot_id: Uuid,
@@ -26,12 +38,28 @@ pub enum Job {
     },
 }
 
+/// Which backup job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupStep {
+    Create,
+    Restore,
+    Delete,
+    Import,
+}
+
 impl Job {
     pub fn name(self) -> &'static str {
         match self {
             Job::Create => "create",
             Job::Extend { .. } => "extend",
             Job::Delete => "delete",
+            Job::Backup { step, .. } => match step {
+                BackupStep::Create => "backup.create",
+                BackupStep::Restore => "backup.restore",
+                BackupStep::Delete => "backup.delete",
+                BackupStep::Import => "backup.import_record",
+            },
+            Job::Retype { .. } => "retype",
             Job::SnapshotCreate { .. } => "snapshot_create",
             Job::SnapshotDelete { .. } => "snapshot_delete",
         }

@@ -42,6 +42,7 @@ fn plan(domain: &Domain, volume_id: Uuid, job: Job) -> Plan {
         Job::Create | Job::SnapshotCreate { .. } => delays.create,
         Job::Extend { .. } => delays.extend,
         Job::Delete | Job::SnapshotDelete { .. } => delays.delete,
+        Job::Backup { .. } | Job::Retype { .. } => delays.create,
     };
     domain.hooks.plan(volume_id, job, base)
 }
@@ -54,6 +55,13 @@ async fn finish(
 ) -> Result<(), crate::error::ApiError> {
     let files = domain.files.clone();
     match job {
+        Job::Backup { backup_id, step } => {
+            super::backup_jobs::finish(domain, backup_id, step, ok).await
+        }
+        Job::Retype {
+            new_type_id,
+            migrate,
+        } => super::retype::finish(domain, id, new_type_id, migrate, ok).await,
         Job::SnapshotCreate { .. } | Job::SnapshotDelete { .. } => {
             super::snapshot_jobs::finish(domain, job, ok).await
         }
@@ -232,5 +240,5 @@ pub async fn recover(domain: &Domain) -> Result<(), crate::error::ApiError> {
             .remove(id)
             .map_err(|e| crate::error::ApiError::Internal(format!("remove orphan: {e}")))?;
     }
-    Ok(())
+    super::backup_jobs::recover(domain).await
 }

@@ -20,6 +20,10 @@ pub enum Event {
     CreateFailed,
     /// The backend failed to extend the volume.
     ExtendFailed,
+    /// The backup driver failed to back the volume up.
+    BackupCreateFailed,
+    /// The backup driver failed to restore a backup onto the volume.
+    BackupRestoreFailed,
 }
 
 impl Event {
@@ -43,6 +47,18 @@ impl Event {
                 "extend volume",
                 "010",
                 "Volume Driver failed to extend volume.",
+            ),
+            Event::BackupCreateFailed => (
+                "013",
+                "create backup",
+                "020",
+                "Backup driver failed to create backup.",
+            ),
+            Event::BackupRestoreFailed => (
+                "015",
+                "restore backup",
+                "026",
+                "Backup driver failed to restore backup.",
             ),
         }
     }

@@ -2,6 +2,10 @@
 //! and the background jobs of the emulated volume service.
 
 pub mod attach;
+pub mod backup_data;
+pub mod backup_jobs;
+pub mod backup_status;
+pub mod backups;
 pub mod default_types;
 pub mod domain;
 pub mod encryption;
@@ -19,7 +23,9 @@ pub mod metadata;
 pub mod model;
 pub mod ops;
 pub mod qos;
+pub mod quota_classes;
 pub mod quotas;
+pub mod retype;
 pub mod services;
 pub mod snapshot_jobs;
 pub mod snapshot_status;
@@ -31,5 +37,6 @@ pub mod store;
 pub mod sums;
 pub mod transfers;
 pub mod transition;
+pub mod transition_jobs;
 pub mod tx;
 pub mod types;

@@ -7,10 +7,11 @@ use super::store::Tx;
 use crate::config::World;
 use crate::error::ApiError;
 
-/// One quota resource's limit for a project: an override, else the world's.
+/// One quota resource's limit for a project: an override, else its default (see
+/// `quota_classes::project_default`).
 pub fn quota_limit(tx: &Tx<'_>, world: &World, project_id: &str, resource: &str) -> i64 {
     tx.quota_override(project_id, resource)
-        .unwrap_or_else(|| default_quota_limit(world, project_id, resource))
+        .unwrap_or_else(|| super::quota_classes::project_default(tx, world, project_id, resource))
 }
 
 /// (volume count, gigabytes) a project uses, overall or for one type. Gigabytes
@@ -123,12 +124,14 @@ pub fn default_quota_limit(world: &World, project_id: &str, resource: &str) -> i
 }
 
 /// How much of `resource` the project uses now (volumes and gigabytes, overall or
-/// per type; snapshots, overall or per type; the emulator has no backups or groups).
+/// per type; snapshots, overall or per type; backups; groups count 0 here).
 pub fn quota_in_use(tx: &Tx<'_>, project_id: &str, resource: &str) -> i64 {
     let of_type = |name: &str| tx.types().find(|t| t.name == name).map(|t| t.id);
     match resource {
         "volumes" => usage(tx, project_id, None).0,
         "gigabytes" => usage(tx, project_id, None).1,
+        "backups" => super::backups::usage(tx, project_id).0,
+        "backup_gigabytes" => super::backups::usage(tx, project_id).1,
         "snapshots" => super::snapshots::usage(tx, project_id, None).0,
         r => {
             if let Some(t) = r.strip_prefix("volumes_").and_then(of_type) {

@@ -85,7 +85,11 @@ pub async fn finish(domain: &Domain, job: Job, ok: bool) -> Result<(), ApiError>
                 .write(move |tx| snapshots::finish_delete(tx, snapshot_id, ok))
                 .await
         }
-        Job::Create | Job::Extend { .. } | Job::Delete => Err(ApiError::Internal(format!(
+        Job::Create
+        | Job::Extend { .. }
+        | Job::Delete
+        | Job::Backup { .. }
+        | Job::Retype { .. } => Err(ApiError::Internal(format!(
             "{} is not a snapshot job",
             job.name()
         ))),

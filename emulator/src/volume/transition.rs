@@ -45,6 +45,8 @@ pub enum VolumeEvent {
     TransferRequested,
     /// The transfer was accepted or deleted: `available` again.
     TransferEnded,
+    /// A backup, restore or retype (see `transition_jobs.rs`).
+    Job(super::transition_jobs::VolumeJobEvent),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -500,6 +502,10 @@ pub fn transition(
             | S::Extending,
             VolumeEvent::TransferEnded,
         ) => refuse(),
+        (from, VolumeEvent::Job(e)) => match super::transition_jobs::job_transition(from, e) {
+            Some(to) => Ok(to),
+            None => refuse(),
+        },
     }
 }
 
