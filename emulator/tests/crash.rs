@@ -562,6 +562,42 @@ fn check_disk(data: &Path) {
     }
 }
 
+/// The run's seed: `CINDERBOX_SEED` when set (to replay), else the test's own.
+fn seed_or(default: u64) -> u64 {
+    std::env::var("CINDERBOX_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `work` while a watcher SIGKILLs `child` once operation `at` has started (the
+/// workload sends each operation's index), `delay` later, or when the workload ends.
+/// Returns what `work` returned: the operation in flight at the kill.
+fn kill_amid<R>(
+    child: &mut Child,
+    at: usize,
+    delay: Duration,
+    work: impl FnOnce(&mpsc::Sender<usize>) -> R,
+) -> R {
+    let (tx, rx) = mpsc::channel::<usize>();
+    std::thread::scope(|s| {
+        let h = s.spawn(move || {
+            while let Ok(op) = rx.recv_timeout(Duration::from_secs(60)) {
+                if op >= at {
+                    std::thread::sleep(delay);
+                    break;
+                }
+            }
+            child.kill().unwrap();
+            child.wait().unwrap();
+        });
+        let r = work(&tx);
+        drop(tx);
+        h.join().unwrap();
+        r
+    })
+}
+
 fn run(kill_points: usize, seed: u64) -> Figures {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -581,35 +617,14 @@ fn run(kill_points: usize, seed: u64) -> Figures {
         // Kill while operation `at` is running, `delay_ms` after it started.
         let at = rng.gen_range(0..6);
         let delay = Duration::from_millis(rng.gen_range(0..150));
-        let (tx, rx) = mpsc::channel::<usize>();
-        let pid = server.child.id();
-        let killer = std::thread::spawn(move || {
-            while let Ok(op) = rx.recv_timeout(Duration::from_secs(60)) {
-                if op >= at {
-                    std::thread::sleep(delay);
-                    break;
-                }
-            }
-            pid
-        });
-        let child = &mut server.child;
-        let killed = std::thread::scope(|s| {
-            let h = s.spawn(|| {
-                let pid = killer.join().unwrap();
-                assert_eq!(pid, child.id());
-                child.kill().unwrap();
-                child.wait().unwrap();
-            });
-            let r = workload(
+        let killed = kill_amid(&mut server.child, at, delay, |tx| {
+            workload(
                 &api,
                 &mut model,
                 &mut rng,
-                &tx,
+                tx,
                 &mut figures.ops_acknowledged,
-            );
-            drop(tx);
-            h.join().unwrap();
-            r
+            )
         });
         let name = match &killed {
             InFlight::Nothing => "nothing",
@@ -631,10 +646,7 @@ fn run(kill_points: usize, seed: u64) -> Figures {
 
 #[test]
 fn sigkill_at_random_points_loses_nothing_acknowledged() {
-    let seed = std::env::var("CINDERBOX_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(7);
+    let seed = seed_or(7);
     let kill_points = if long_run() { 60 } else { 8 };
     let started = Instant::now();
     let f = run(kill_points, seed);

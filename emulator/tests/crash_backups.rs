@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::{connector, long_run, read_at, start, Api};
+use super::{connector, kill_amid, long_run, read_at, seed_or, start, Api};
 
 type Writes = Vec<(u64, Vec<u8>)>;
 
@@ -463,10 +463,7 @@ fn check_disk(data: &Path) {
 
 #[test]
 fn sigkill_amid_backups_and_restores_loses_nothing_acknowledged() {
-    let seed: u64 = std::env::var("CINDERBOX_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(14);
+    let seed = seed_or(14);
     let kill_points = if long_run() { 30 } else { 5 };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -481,23 +478,8 @@ fn sigkill_amid_backups_and_restores_loses_nothing_acknowledged() {
         checked += verify(&api, &data, &mut model, &in_flight);
         let at = rng.gen_range(0..8);
         let delay = Duration::from_millis(rng.gen_range(0..150));
-        let (tx, rx) = mpsc::channel::<usize>();
-        let child = &mut server.child;
-        in_flight = std::thread::scope(|s| {
-            let h = s.spawn(move || {
-                while let Ok(op) = rx.recv_timeout(Duration::from_secs(60)) {
-                    if op >= at {
-                        std::thread::sleep(delay);
-                        break;
-                    }
-                }
-                child.kill().unwrap();
-                child.wait().unwrap();
-            });
-            let r = workload(&api, &mut model, &mut rng, &tx);
-            drop(tx);
-            h.join().unwrap();
-            r
+        in_flight = kill_amid(&mut server.child, at, delay, |tx| {
+            workload(&api, &mut model, &mut rng, tx)
         });
         let name = format!("{in_flight:?}");
         let kind = name.split([' ', '{']).next().unwrap_or("").to_string();
