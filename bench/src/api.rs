@@ -101,6 +101,7 @@ impl HelloWorld {
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .thread_name("hello-worker")
                 .enable_all()
                 .build()
                 .expect("runtime");
@@ -236,11 +237,62 @@ async fn once(http: &reqwest::Client, t: &Target, op: Op) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// What `clients` loops of one operation did in one timed slice.
+struct Slice {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+    errors: u64,
+    /// The first failure's message, so an error count comes with its cause.
+    first_error: Option<String>,
+}
+
 struct Cell {
     rps: f64,
     p50: Duration,
     p99: Duration,
     errors: u64,
+    first_error: Option<String>,
+}
+
+impl Cell {
+    /// Requests/s over every slice's time together, percentiles over all latencies.
+    fn of(slices: Vec<Slice>) -> Cell {
+        let mut all = Vec::new();
+        let (mut elapsed, mut errors, mut first_error) = (Duration::ZERO, 0, None);
+        for s in slices {
+            all.extend(s.latencies);
+            elapsed += s.elapsed;
+            errors += s.errors;
+            first_error = first_error.or(s.first_error);
+        }
+        Cell {
+            rps: all.len() as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE),
+            p50: percentile(&mut all, 50.0),
+            p99: percentile(&mut all, 99.0),
+            errors,
+            first_error,
+        }
+    }
+}
+
+/// Slices per measured cell: the baseline and the operation alternate, so a change in
+/// the machine's speed during the run (a noisy neighbour) reaches both alike.
+const ROUNDS: u32 = 3;
+
+/// `op` and the hello-world measured in `ROUNDS` alternating slices of `dur / ROUNDS`.
+fn paired(
+    rt: &tokio::runtime::Runtime,
+    target: &Arc<Target>,
+    op: Op,
+    clients: usize,
+    dur: Duration,
+) -> (Cell, Cell) {
+    let (mut base, mut cell) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        base.push(load(rt, target, Op::Hello, clients, dur / ROUNDS));
+        cell.push(load(rt, target, op, clients, dur / ROUNDS));
+    }
+    (Cell::of(base), Cell::of(cell))
 }
 
 /// `clients` concurrent loops of `op` for `dur`.
@@ -250,7 +302,7 @@ fn load(
     op: Op,
     clients: usize,
     dur: Duration,
-) -> Cell {
+) -> Slice {
     rt.block_on(async {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(128)
@@ -277,30 +329,35 @@ fn load(
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
                 let mut errors = 0u64;
+                let mut first = None;
                 while Instant::now() < end {
                     let t0 = Instant::now();
                     match once(&http, &t, op).await {
                         Ok(()) => lat.push(t0.elapsed()),
-                        Err(_) => errors += 1,
+                        Err(e) => {
+                            errors += 1;
+                            first.get_or_insert_with(|| format!("{e:#}"));
+                        }
                     }
                 }
-                (lat, errors)
+                (lat, errors, first)
             }));
         }
         let started = Instant::now();
-        let mut all = Vec::new();
+        let mut latencies = Vec::new();
         let mut errors = 0;
+        let mut first_error = None;
         for t in tasks {
-            let (lat, e) = t.await.expect("load task");
-            all.extend(lat);
+            let (lat, e, first) = t.await.expect("load task");
+            latencies.extend(lat);
             errors += e;
+            first_error = first_error.or(first);
         }
-        let elapsed = started.elapsed().max(dur);
-        Cell {
-            rps: all.len() as f64 / elapsed.as_secs_f64(),
-            p50: percentile(&mut all, 50.0),
-            p99: percentile(&mut all, 99.0),
+        Slice {
+            latencies,
+            elapsed: started.elapsed().max(dur),
             errors,
+            first_error,
         }
     })
 }
@@ -328,8 +385,10 @@ pub fn throughput(quick: bool, only_ops: &[String]) -> anyhow::Result<Value> {
         .context("project id")?
         .to_string();
     let cinder = format!("{}/volume/v3/{pid}", emu.base_url);
+    // Named runtimes, so a profile tells the client from the servers.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("bench-client")
         .enable_all()
         .build()?;
     // 1000 volumes for the list row (the first one is shown by the show row).
@@ -377,8 +436,6 @@ pub fn throughput(quick: bool, only_ops: &[String]) -> anyhow::Result<Value> {
     let mut cells = Vec::new();
     let mut rows = Vec::new();
     for &c in concurrency {
-        let base = load(&rt, &target, Op::Hello, c, dur);
-        cells.push(json!({"op": "hello-world", "clients": c, "rps": base.rps, "p50_ms": ms(base.p50), "p99_ms": ms(base.p99), "errors": base.errors}));
         for op in [
             Op::TokenIssue,
             Op::VolumeShow,
@@ -389,8 +446,9 @@ pub fn throughput(quick: bool, only_ops: &[String]) -> anyhow::Result<Value> {
                 continue;
             }
             // The list grows while create runs; measure list before create at each level.
-            let cell = load(&rt, &target, op, c, dur);
-            cells.push(json!({"op": op.name(), "clients": c, "rps": cell.rps, "p50_ms": ms(cell.p50), "p99_ms": ms(cell.p99), "errors": cell.errors}));
+            let (base, cell) = paired(&rt, &target, op, c, dur);
+            cells.push(json!({"op": "hello-world", "beside": op.name(), "clients": c, "rps": base.rps, "p50_ms": ms(base.p50), "p99_ms": ms(base.p99), "errors": base.errors}));
+            cells.push(json!({"op": op.name(), "clients": c, "rps": cell.rps, "p50_ms": ms(cell.p50), "p99_ms": ms(cell.p99), "errors": cell.errors, "first_error": cell.first_error}));
             rows.push(json!([
                 format!("{} @{c} (req/s; p50/p99 ms)", op.name()),
                 format!(

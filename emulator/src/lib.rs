@@ -102,6 +102,7 @@ impl App {
             dashboard_open: Default::default(),
             base_url: base_url.clone(),
             nfs: Default::default(),
+            auth_cache: Default::default(),
         });
         Ok(App {
             world,

@@ -59,6 +59,7 @@ impl Emulator {
             .spawn(move || {
                 let rt = match tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
+                    .thread_name("emulator-worker")
                     .enable_all()
                     .build()
                 {

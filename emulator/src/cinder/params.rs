@@ -95,16 +95,28 @@ impl<'q> Paging<'q> {
     /// Where the page starts in `items` (already sorted): just past the marker's entry,
     /// then `offset` more. A marker naming no entry is Cinder's 404.
     pub fn start<T>(&self, items: &[T], id: impl Fn(&T) -> Uuid) -> Result<usize, ApiError> {
-        let Some(m) = self.marker else {
+        let Some(wanted) = self.marker_id()? else {
             return Ok(self.offset);
         };
-        let not_found = || ApiError::not_found(format!("Marker {m} could not be found."));
-        let wanted = Uuid::parse_str(m).map_err(|_| not_found())?;
         let pos = items
             .iter()
             .position(|i| id(i) == wanted)
-            .ok_or_else(not_found)?;
+            .ok_or_else(|| self.marker_not_found())?;
         Ok(pos + 1 + self.offset)
+    }
+
+    /// The marker's id; one that is not a UUID names no entry (Cinder's 404).
+    pub fn marker_id(&self) -> Result<Option<Uuid>, ApiError> {
+        self.marker
+            .map(|m| Uuid::parse_str(m).map_err(|_| self.marker_not_found()))
+            .transpose()
+    }
+
+    pub fn marker_not_found(&self) -> ApiError {
+        ApiError::not_found(format!(
+            "Marker {} could not be found.",
+            self.marker.unwrap_or_default()
+        ))
     }
 }
 

@@ -48,6 +48,7 @@ pub struct VolumeDetail<'a> {
     snapshot_id: Option<Uuid>,
     source_volid: Option<Uuid>,
     metadata: BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Links::is_deferred")]
     links: Links<'a>,
     user_id: &'a str,
     bootable: &'static str,
@@ -223,6 +224,7 @@ pub struct Link {
 pub struct VolumeSummary<'a> {
     pub id: &'a Uuid,
     pub name: &'a Option<String>,
+    #[serde(skip_serializing_if = "Links::is_deferred")]
     pub links: Links<'a>,
 }
 
@@ -258,6 +260,8 @@ pub struct LinkBases {
     self_prefix: String,
     /// `"}, {"rel": "bookmark", "href": "` + bookmark base escaped.
     bookmark_prefix: String,
+    /// Entries leave their links out, for [`write_linked`] to append (list pages).
+    deferred: bool,
 }
 
 /// A JSON string's contents, escaped (without the quotes).
@@ -268,7 +272,10 @@ fn escaped(s: &str) -> String {
 
 impl LinkBases {
     pub fn of(req: &Req) -> LinkBases {
-        let (self_base, bookmark_base) = (req.self_base(), req.bookmark_base());
+        LinkBases::new(req.self_base(), req.bookmark_base())
+    }
+
+    fn new(self_base: String, bookmark_base: String) -> LinkBases {
         LinkBases {
             self_prefix: format!(r#"[{{"rel":"self","href":"{}/"#, escaped(&self_base)),
             bookmark_prefix: format!(
@@ -277,6 +284,23 @@ impl LinkBases {
             ),
             self_base,
             bookmark_base,
+            deferred: false,
+        }
+    }
+
+    /// The bases of a list page written by [`write_linked`].
+    pub fn for_list(req: &Req) -> LinkBases {
+        LinkBases {
+            deferred: true,
+            ..LinkBases::of(req)
+        }
+    }
+
+    #[cfg(test)]
+    fn deferred(self) -> LinkBases {
+        LinkBases {
+            deferred: true,
+            ..self
         }
     }
 
@@ -319,11 +343,18 @@ impl Links<'_> {
     }
 }
 
-impl Serialize for Links<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Links<'_> {
+    /// Whether the entry holding these links leaves them to [`write_linked`].
+    pub fn is_deferred(&self) -> bool {
+        self.bases.deferred
+    }
+
+    /// The links as JSON, assembled from the escaped bases (collection names and UUIDs
+    /// need no escaping).
+    fn write_json(&self, json: &mut Vec<u8>) {
         let mut id = Uuid::encode_buffer();
         let id = self.id.hyphenated().encode_lower(&mut id);
-        let parts: [&str; 7] = [
+        for p in [
             &self.bases.self_prefix,
             self.collection,
             "/",
@@ -331,19 +362,72 @@ impl Serialize for Links<'_> {
             &self.bases.bookmark_prefix,
             self.collection,
             "/",
-        ];
-        let mut json = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 48);
-        for p in parts {
-            json.push_str(p);
+            id,
+            r#""}]"#,
+        ] {
+            json.extend_from_slice(p.as_bytes());
         }
-        json.push_str(id);
-        json.push_str(r#""}]"#);
-        match serde_json::from_str::<&serde_json::value::RawValue>(&json) {
+    }
+}
+
+impl Serialize for Links<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut json = Vec::with_capacity(256);
+        self.write_json(&mut json);
+        let json = std::str::from_utf8(&json).unwrap_or_default();
+        match serde_json::from_str::<&serde_json::value::RawValue>(json) {
             Ok(raw) => raw.serialize(s),
             // Not reached (every piece is escaped or plain ASCII); the maps say the same.
             Err(_) => self.as_refs().serialize(s),
         }
     }
+}
+
+/// A list entry whose links [`write_linked`] appends.
+pub trait Linked: Serialize {
+    fn links(&self) -> &Links<'_>;
+}
+
+impl Linked for VolumeSummary<'_> {
+    fn links(&self) -> &Links<'_> {
+        &self.links
+    }
+}
+
+impl Linked for VolumeDetail<'_> {
+    fn links(&self) -> &Links<'_> {
+        &self.links
+    }
+}
+
+/// Writes `entries` as a JSON array, each entry serialized without its links and the
+/// links appended as bytes. A single entry can carry its links through serde (a
+/// [`serde_json::value::RawValue`], which is parsed to be checked); on a page of a
+/// thousand that check was a third of the emulator's time, and these bytes need none.
+pub fn write_linked<T: Linked>(out: &mut Vec<u8>, entries: &[T]) -> Result<(), ApiError> {
+    out.push(b'[');
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let start = out.len();
+        serde_json::to_writer(&mut *out, e)
+            .map_err(|e| ApiError::Internal(format!("render body: {e}")))?;
+        // A struct ends in `}`; reopen it for one more key.
+        if out.pop() != Some(b'}') {
+            return Err(ApiError::Internal(
+                "render body: an entry is not an object".into(),
+            ));
+        }
+        if out.len() > start + 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#""links":"#);
+        e.links().write_json(out);
+        out.push(b'}');
+    }
+    out.push(b']');
+    Ok(())
 }
 
 pub fn volume_summary<'a>(bases: &'a LinkBases, v: &'a Volume) -> VolumeSummary<'a> {
@@ -456,6 +540,46 @@ pub fn py_quoted(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A list page's links, appended as bytes, are what serde writes for one entry.
+    #[test]
+    fn appended_links_match_the_serialized_ones() {
+        let bases = LinkBases::new(
+            "http://h:1/volume/v3/p\"q".into(),
+            "http://h:1/volume/p\"q".into(),
+        );
+        let list_bases = LinkBases::new(
+            "http://h:1/volume/v3/p\"q".into(),
+            "http://h:1/volume/p\"q".into(),
+        )
+        .deferred();
+        let ids = [Uuid::new_v4(), Uuid::new_v4()];
+        let names = [Some("a \"b\" \u{e9}".to_string()), None];
+        fn entry<'a>(
+            b: &'a LinkBases,
+            id: &'a Uuid,
+            name: &'a Option<String>,
+        ) -> VolumeSummary<'a> {
+            VolumeSummary {
+                id,
+                name,
+                links: b.links("volumes", id),
+            }
+        }
+        let page = |b| [entry(b, &ids[0], &names[0]), entry(b, &ids[1], &names[1])];
+        let expected = serde_json::to_value(page(&bases)).unwrap();
+        let mut out = Vec::new();
+        write_linked(&mut out, &page(&list_bases)).unwrap();
+        let got: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(got, expected);
+        assert_eq!(
+            got[0]["links"][1]["href"],
+            json!(format!("http://h:1/volume/p\"q/volumes/{}", ids[0]))
+        );
+        let mut empty = Vec::new();
+        write_linked::<VolumeSummary>(&mut empty, &[]).unwrap();
+        assert_eq!(empty, b"[]");
+    }
 
     #[test]
     fn python_reprs() {

@@ -5,7 +5,6 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use axum::response::Response;
-use serde::Serialize;
 use serde_json::Value;
 
 use super::params::{truthy, Paging};
@@ -227,8 +226,6 @@ fn time_filter(t: Option<crate::volume::model::Timestamp>, value: &str) -> Resul
 }
 
 /// One page of a volume list: typed summaries, or detail views.
-#[derive(Serialize)]
-#[serde(untagged)]
 enum Page<'a> {
     Summary(Vec<views::VolumeSummary<'a>>),
     Detail(Vec<views::VolumeDetail<'a>>),
@@ -244,13 +241,31 @@ impl Page<'_> {
 }
 
 /// `{"volumes": [...], "volumes_links"?: [...], "count"?: n}`.
-#[derive(Serialize)]
 struct VolumeList<'a> {
     volumes: Page<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     volumes_links: Option<Vec<views::Link>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     count: Option<usize>,
+}
+
+impl VolumeList<'_> {
+    /// The body's bytes; the entries' links appended by [`views::write_linked`].
+    fn render(&self, capacity: usize) -> Result<Vec<u8>, ApiError> {
+        let mut out = Vec::with_capacity(capacity);
+        out.extend_from_slice(br#"{"volumes":"#);
+        match &self.volumes {
+            Page::Summary(p) => views::write_linked(&mut out, p)?,
+            Page::Detail(p) => views::write_linked(&mut out, p)?,
+        }
+        if let Some(links) = &self.volumes_links {
+            out.extend_from_slice(br#","volumes_links":"#);
+            out.extend(views::to_json_sized(links, 256)?);
+        }
+        if let Some(count) = self.count {
+            out.extend_from_slice(format!(r#","count":{count}"#).as_bytes());
+        }
+        out.push(b'}');
+        Ok(out)
+    }
 }
 
 pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
@@ -267,20 +282,21 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
     let needs_type = filters
         .iter()
         .any(|(k, _)| matches!(*k, "volume_type" | "volume_type_id"));
-    let bases = LinkBases::of(req);
+    let bases = LinkBases::for_list(req);
+    let default_order = matches!(sort[..], [(SortKey::CreatedAt, true)]);
+    let with_count = req.mv.at_least(45) && req.query("with_count").is_some_and(truthy);
     // Filter, sort, page and serialize under one read: the page borrows the state.
     let body = req
         .app
         .domain
         .store
         .read(|s| -> Result<Vec<u8>, ApiError> {
-            let mut vols: Vec<&Volume> = Vec::new();
-            for v in s.volumes.values() {
+            let keep = |v: &Volume| -> Result<bool, ApiError> {
                 let project_ok = all_tenants
                     || v.project_id == req.project_id
                     || filters.iter().any(|(k, _)| *k == "project_id");
                 if !project_ok || !req.caller.sees(v) {
-                    continue;
+                    return Ok(false);
                 }
                 let tname = if needs_type {
                     s.types
@@ -290,21 +306,42 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
                 } else {
                     ""
                 };
-                let mut keep = true;
                 for (k, val) in &filters {
                     if !matches_filter(req, v, k, val, tname)? {
-                        keep = false;
-                        break;
+                        return Ok(false);
                     }
                 }
-                if keep {
-                    vols.push(v);
+                Ok(true)
+            };
+            let max_page = paging.page_size();
+            let (vols, start, count) = if default_order && !with_count {
+                // Newest first is the order the store keeps: walk it from the marker and
+                // stop once the offset and the page are filled.
+                let before = match paging.marker_id()? {
+                    Some(id) => match s.volumes.get(&id) {
+                        Some(marker) if keep(marker)? => Some(marker.seq),
+                        _ => return Err(paging.marker_not_found()),
+                    },
+                    None => None,
+                };
+                let wanted = paging.offset.saturating_add(max_page);
+                let mut vols: Vec<&Volume> = Vec::new();
+                for v in s.volumes_newest_first(before) {
+                    if vols.len() >= wanted {
+                        break;
+                    }
+                    if keep(v)? {
+                        vols.push(v);
+                    }
                 }
-            }
-            if let [(SortKey::CreatedAt, true)] = sort[..] {
-                // The default order (newest first): one integer key per volume.
-                vols.sort_by_cached_key(|v| std::cmp::Reverse(v.seq));
+                (vols, paging.offset, None)
             } else {
+                let mut vols: Vec<&Volume> = Vec::new();
+                for v in s.volumes.values() {
+                    if keep(v)? {
+                        vols.push(v);
+                    }
+                }
                 vols.sort_by(|a, b| {
                     for (key, desc) in &sort {
                         let o = compare(a, b, *key);
@@ -315,11 +352,11 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
                     }
                     b.seq.cmp(&a.seq)
                 });
-            }
-            let count = vols.len();
-            let start = paging.start(&vols, |v| v.id)?;
+                let start = paging.start(&vols, |v| v.id)?;
+                let count = vols.len();
+                (vols, start, Some(count))
+            };
             let rest: &[&Volume] = vols.get(start..).unwrap_or_default();
-            let max_page = paging.page_size();
             let shown = rest.iter().take(max_page);
             let page = if detail {
                 Page::Detail(
@@ -354,12 +391,12 @@ pub async fn list(req: &Req, detail: bool) -> Result<Response, ApiError> {
                     href: format!("{}/{coll}?{q}", req.self_base()),
                 }]);
             }
-            if req.mv.at_least(45) && req.query("with_count").is_some_and(truthy) {
-                body.count = Some(count);
+            if with_count {
+                body.count = count;
             }
             // About 250 bytes per summary (id, name, two links), 1.5 KiB per detail.
             let per = if detail { 1536 } else { 256 };
-            views::to_json_sized(&body, 64 + per * body.volumes.len())
+            body.render(64 + per * body.volumes.len())
         })?;
     Ok(views::json_bytes(body))
 }

@@ -30,6 +30,8 @@ pub struct Edge {
     pub base_url: String,
     /// The NFS export, once started (NFS-backed volumes' connection info names it).
     pub nfs: crate::nfs::Slot,
+    /// Token checks remembered until the identity state changes.
+    pub auth_cache: crate::keystone::auth_cache::AuthCache,
 }
 
 impl Edge {

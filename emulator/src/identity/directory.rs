@@ -113,38 +113,21 @@ impl<'a> Directory<'a> {
     }
 
     pub fn domains(&self) -> Vec<Domain> {
-        let mut out: Vec<Domain> = self
-            .world
-            .domains
-            .iter()
-            .map(|d| Domain {
-                id: d.id.clone(),
-                name: d.name.clone(),
-                description: if d.id == "default" {
-                    "The default domain".into()
-                } else {
-                    String::new()
-                },
-                enabled: true,
-                origin: Origin::World,
-            })
-            .collect();
+        let mut out: Vec<Domain> = self.world.domains.iter().map(world_domain).collect();
         for d in self.tx.records::<DomainRec>() {
             if self.world.domain(&d.id).is_none() {
-                out.push(Domain {
-                    id: d.id,
-                    name: d.name,
-                    description: d.description,
-                    enabled: d.enabled,
-                    origin: Origin::Api,
-                });
+                out.push(api_domain(d));
             }
         }
         out
     }
 
+    /// One domain, without building the list (every token check asks for one).
     pub fn domain(&self, id: &str) -> Option<Domain> {
-        self.domains().into_iter().find(|d| d.id == id)
+        if let Some(d) = self.world.domain(id) {
+            return Some(world_domain(d));
+        }
+        self.tx.record::<DomainRec>(id).map(api_domain)
     }
 
     pub fn domain_by_name(&self, name: &str) -> Option<Domain> {
@@ -355,6 +338,30 @@ impl<'a> Directory<'a> {
             .into_iter()
             .filter(|a| a.user_id == user_id)
             .collect()
+    }
+}
+
+fn world_domain(d: &crate::config::Domain) -> Domain {
+    Domain {
+        id: d.id.clone(),
+        name: d.name.clone(),
+        description: if d.id == "default" {
+            "The default domain".into()
+        } else {
+            String::new()
+        },
+        enabled: true,
+        origin: Origin::World,
+    }
+}
+
+fn api_domain(d: DomainRec) -> Domain {
+    Domain {
+        id: d.id,
+        name: d.name,
+        description: d.description,
+        enabled: d.enabled,
+        origin: Origin::Api,
     }
 }
 

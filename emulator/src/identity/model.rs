@@ -179,6 +179,23 @@ impl Record for AppCredRec {
 mod tests {
     use super::*;
 
+    /// The store bumps its identity epoch (what cached token checks are keyed on) for
+    /// kinds with this prefix only; a kind named otherwise would serve stale tokens.
+    #[test]
+    fn every_identity_kind_is_one_the_store_watches() {
+        use crate::volume::store::IDENTITY_KINDS;
+        for kind in [
+            DomainRec::KIND,
+            ProjectRec::KIND,
+            UserRec::KIND,
+            RoleRec::KIND,
+            GrantsRec::KIND,
+            AppCredRec::KIND,
+        ] {
+            assert!(kind.starts_with(IDENTITY_KINDS), "{kind}");
+        }
+    }
+
     #[test]
     fn secrets_match_only_their_clear_text_and_are_salted() {
         let a = Secret::new("s3cret");

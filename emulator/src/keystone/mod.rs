@@ -9,6 +9,7 @@ pub mod admin;
 pub mod app_creds;
 pub mod assignments;
 pub mod auth;
+pub mod auth_cache;
 pub mod catalogue;
 pub mod domains;
 pub mod projects;
@@ -114,10 +115,31 @@ pub fn authenticate(app: &Edge, token: Option<&str>) -> Result<Context, ApiError
     let unauthorized = || ApiError::Unauthorized {
         identity_uri: app.identity_url(),
     };
-    let payload = token
-        .and_then(|t| app.tokens.verify(t.trim()))
-        .ok_or_else(unauthorized)?;
-    context_for(app, payload).ok_or_else(unauthorized)
+    let token = token.map(str::trim).ok_or_else(unauthorized)?;
+    // The epoch is read before the state the context comes from (see `identity_epoch`).
+    let epoch = app.domain.store.identity_epoch();
+    let now_us = timefmt::now_us();
+    if let Some(ctx) = app.auth_cache.get(token, epoch, now_us) {
+        return Ok(ctx);
+    }
+    let payload = app.tokens.verify(token).ok_or_else(unauthorized)?;
+    let ctx = context_for(app, payload).ok_or_else(unauthorized)?;
+    app.auth_cache
+        .put(token, epoch, valid_until_us(app, &ctx), &ctx);
+    Ok(ctx)
+}
+
+/// When a context stops being what a token gives: its expiry, or its application
+/// credential's if sooner.
+fn valid_until_us(app: &Edge, ctx: &Context) -> i64 {
+    let cred_expiry = ctx.app_cred.as_ref().and_then(|c| {
+        app.domain.view(|tx| {
+            Directory::new(tx, &app.domain.world)
+                .app_cred(&c.id)
+                .and_then(|c| c.expires_at_us)
+        })
+    });
+    cred_expiry.map_or(ctx.token.expires_at_us, |e| e.min(ctx.token.expires_at_us))
 }
 
 /// The context a token payload gives now: `None` once it expired, was revoked, or its

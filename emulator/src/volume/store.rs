@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard};
 
@@ -86,10 +87,19 @@ impl State {
     }
 
     pub(super) fn insert_volume(&mut self, v: Volume) {
-        self.sums.add(&v, 1);
-        if let Some(old) = self.volumes.insert(v.id, v) {
-            self.sums.add(&old, -1);
+        // The old version leaves the sums before the new one enters (same seq, same id).
+        if let Some(old) = self.volumes.get(&v.id) {
+            self.sums.add(old, -1);
         }
+        self.sums.add(&v, 1);
+        self.volumes.insert(v.id, v);
+    }
+
+    /// Volumes newest first (Cinder's default order), from just below `before`'s seq.
+    pub fn volumes_newest_first(&self, before: Option<u64>) -> impl Iterator<Item = &Volume> {
+        self.sums
+            .newest_first(before)
+            .filter_map(|id| self.volumes.get(id))
     }
 
     pub(super) fn remove_volume(&mut self, id: &Uuid) {
@@ -121,6 +131,9 @@ struct Shared {
     state: RwLock<State>,
     /// Told of status changes after each commit (set once, by the composition root).
     observer: OnceLock<Arc<dyn Observer>>,
+    /// Bumped, under the write lock, by every commit that touches an identity record
+    /// or a revocation, and by a wipe: what a cache of token checks is keyed on.
+    identity_epoch: AtomicU64,
 }
 
 impl Shared {
@@ -168,6 +181,7 @@ impl Store {
         let shared = Arc::new(Shared {
             state: RwLock::new(state),
             observer: OnceLock::new(),
+            identity_epoch: AtomicU64::new(0),
         });
         let (queue, rx) = mpsc::channel();
         let writer = {
@@ -197,6 +211,12 @@ impl Store {
             .as_ref()
             .and_then(|q| q.send(msg).ok())
             .ok_or_else(|| ApiError::Internal("the store is closed".into()))
+    }
+
+    /// Changes whenever what a token check reads may have changed (identity records,
+    /// revocations, a wipe). Read it before reading the state it guards.
+    pub fn identity_epoch(&self) -> u64 {
+        self.inner.shared.identity_epoch.load(Ordering::Acquire)
     }
 
     /// Runs `f` on the committed state. Cheap: memory only, under a read lock.
@@ -274,6 +294,7 @@ impl Store {
                 next_seq: seq,
                 ..State::default()
             };
+            shared.identity_epoch.fetch_add(1, Ordering::AcqRel);
             Ok(())
         })
     }
@@ -384,6 +405,11 @@ fn group_commit(db: &mut Db, shared: &Shared, ops: Vec<Op>) {
 
 /// Applies committed changes to the memory copy, under the write lock.
 fn apply(shared: &Shared, mut changes: super::tx::Changes) {
+    let identity = !changes.revoked.is_empty()
+        || changes
+            .records
+            .iter()
+            .any(|((kind, _), _)| kind.starts_with(IDENTITY_KINDS));
     let mut state = shared.state.write().unwrap_or_else(|p| p.into_inner());
     for (id, v) in changes.volumes.take() {
         match v {
@@ -421,7 +447,13 @@ fn apply(shared: &Shared, mut changes: super::tx::Changes) {
         };
     }
     state.next_seq = changes.next_seq;
+    if identity {
+        shared.identity_epoch.fetch_add(1, Ordering::AcqRel);
+    }
 }
+
+/// The record kinds a token check reads (`identity::model`'s kinds all start so).
+pub const IDENTITY_KINDS: &str = "keystone.";
 
 #[cfg(test)]
 mod tests {
@@ -453,6 +485,27 @@ mod tests {
             created_at: now(),
             updated_at: None,
         }
+    }
+
+    /// The creation-order index follows every insert, update and removal.
+    #[test]
+    fn volumes_newest_first_follow_updates_and_removals() {
+        let mut state = State::default();
+        let vols: Vec<Volume> = (1..=4).map(volume).collect();
+        for v in &vols {
+            state.insert_volume(v.clone());
+        }
+        let mut updated = vols[1].clone();
+        updated.status = VolumeStatus::Available;
+        updated.size_gb = 5;
+        state.insert_volume(updated);
+        state.remove_volume(&vols[2].id);
+        let order =
+            |before| -> Vec<Uuid> { state.volumes_newest_first(before).map(|v| v.id).collect() };
+        assert_eq!(order(None), [vols[3].id, vols[1].id, vols[0].id]);
+        assert_eq!(order(Some(4)), [vols[1].id, vols[0].id]);
+        assert_eq!(order(Some(1)), Vec::<Uuid>::new());
+        assert_eq!(state.sums.usage("p", None), (3, 7));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! kept in step with its volumes, so that a create's quota check and its scheduling
 //! read a total instead of walking every volume.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use uuid::Uuid;
 
@@ -18,6 +18,9 @@ pub struct Sums {
     project_type: HashMap<(String, Uuid), (i64, i64)>,
     /// pool host → GiB.
     host: HashMap<String, i64>,
+    /// Creation order (`seq`) → volume: Cinder's default list order, newest first, read
+    /// from the end without sorting every volume.
+    by_seq: BTreeMap<u64, Uuid>,
 }
 
 impl Sums {
@@ -33,6 +36,20 @@ impl Sums {
         if let Some(h) = &v.host {
             *self.host.entry(h.clone()).or_default() += gb;
         }
+        if sign > 0 {
+            self.by_seq.insert(v.seq, v.id);
+        } else if self.by_seq.get(&v.seq) == Some(&v.id) {
+            self.by_seq.remove(&v.seq);
+        }
+    }
+
+    /// Volume ids, newest first; from just below `before` (a `seq`) when given.
+    pub fn newest_first(&self, before: Option<u64>) -> impl Iterator<Item = &Uuid> {
+        let upper = before.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        self.by_seq
+            .range((std::ops::Bound::Unbounded, upper))
+            .rev()
+            .map(|(_, id)| id)
     }
 
     /// (volumes, GiB) of a project, overall or of one type.

@@ -393,6 +393,66 @@ fn admin_writes_answer_with_keystones_codes_and_messages() {
     assert_eq!(admin.delete(&format!("roles/{member}")).0, 403);
 }
 
+/// Cinder remembers token checks between requests; every identity change that takes a
+/// token's rights away must still reach the very next request.
+#[test]
+fn a_used_token_loses_its_rights_at_once_when_its_identity_changes() {
+    let env = spawn_emulator();
+    let admin = Ks::of(&env, &env.admin());
+    let volumes = |token: &str, pid: &str| api_for(&env, token.to_string(), pid).get("/volumes").0;
+    let token_of = |user: &str, project: &str| {
+        let (s, t, b) = password_auth(&env, user, "pw-1", project);
+        assert_eq!(s, 201, "{b}");
+        t.unwrap()
+    };
+
+    // Disabling the user.
+    let (pid, uid) = admin.project_with_user("cache-a", "member");
+    let t = token_of("cache-a-user", "cache-a");
+    assert_eq!((volumes(&t, &pid), volumes(&t, &pid)), (200, 200));
+    let (s, b) = admin.req(
+        Method::PATCH,
+        &format!("users/{uid}"),
+        Some(json!({"user": {"enabled": false}})),
+    );
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(volumes(&t, &pid), 401);
+
+    // Removing the user's only role on the project.
+    let (pid, uid) = admin.project_with_user("cache-b", "member");
+    let t = token_of("cache-b-user", "cache-b");
+    assert_eq!((volumes(&t, &pid), volumes(&t, &pid)), (200, 200));
+    let rid = admin.role_id("member");
+    let (s, b) = admin.delete(&format!("projects/{pid}/users/{uid}/roles/{rid}"));
+    assert_eq!(s, 204, "{b}");
+    assert_eq!(volumes(&t, &pid), 401);
+
+    // Revoking the token itself.
+    let (pid, _) = admin.project_with_user("cache-c", "member");
+    let t = token_of("cache-c-user", "cache-c");
+    assert_eq!((volumes(&t, &pid), volumes(&t, &pid)), (200, 200));
+    let r = client()
+        .delete(format!("{}/identity/v3/auth/tokens", env.emu.base_url))
+        .header("X-Auth-Token", &admin.token)
+        .header("X-Subject-Token", &t)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(volumes(&t, &pid), 401);
+
+    // A wipe of the world's state (the control API's reset) forgets API-made users.
+    let (pid, _) = admin.project_with_user("cache-d", "member");
+    let t = token_of("cache-d-user", "cache-d");
+    assert_eq!((volumes(&t, &pid), volumes(&t, &pid)), (200, 200));
+    let r = client()
+        .post(format!("{}/_cinderbox/reset", env.emu.base_url))
+        .header("X-Auth-Token", &admin.token)
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(volumes(&t, &pid), 401);
+}
+
 #[test]
 fn grants_and_role_assignments_follow_keystone() {
     let env = spawn_emulator();
