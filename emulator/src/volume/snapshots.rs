@@ -99,11 +99,7 @@ pub fn of_volume(tx: &Tx<'_>, volume_id: Uuid) -> Vec<Snapshot> {
 
 /// (snapshot count, gigabytes) a project's snapshots use, overall or for one type.
 pub fn usage(tx: &Tx<'_>, project_id: &str, type_id: Option<Uuid>) -> (i64, i64) {
-    tx.records::<Snapshot>()
-        .into_iter()
-        .filter(|s| s.project_id == project_id)
-        .filter(|s| type_id.is_none_or(|t| s.volume_type_id == t))
-        .fold((0, 0), |(n, g), s| (n + 1, g + s.size_gb as i64))
+    tx.snapshot_usage(project_id, type_id)
 }
 
 /// `POST /snapshots`, as parsed.

@@ -261,9 +261,7 @@ fn load(conn: &Connection) -> Result<State, ApiError> {
         .map_err(db_err)?;
     for row in rows {
         let (k, doc) = row.map_err(db_err)?;
-        state
-            .records
-            .insert(k, serde_json::from_str(&doc).map_err(json_err)?);
+        state.set_record(k, Some(serde_json::from_str(&doc).map_err(json_err)?));
     }
     if let Some(seq) = conn
         .query_row("SELECT value FROM meta WHERE key = 'next_seq'", [], |r| {

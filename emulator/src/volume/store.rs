@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::hooks::Observer;
 use super::model::{Attachment, Volume, VolumeType};
+use super::snapshots::Snapshot;
 use super::sql::Db;
 use super::status::VolumeStatus;
 use super::sums::Sums;
@@ -47,7 +48,7 @@ pub struct State {
     /// audit id → expiry (unix seconds).
     pub revoked_tokens: HashMap<String, i64>,
     /// (kind, key) → document of a [`Record`].
-    pub records: BTreeMap<RecordKey, serde_json::Value>,
+    pub(super) records: BTreeMap<RecordKey, serde_json::Value>,
     pub next_seq: u64,
     /// Sums over `volumes`, kept in step by [`State::insert_volume`] and
     /// [`State::remove_volume`] (the only writers of `volumes`).
@@ -93,6 +94,28 @@ impl State {
         }
         self.sums.add(&v, 1);
         self.volumes.insert(v.id, v);
+    }
+
+    /// Sets or removes one record, keeping the snapshot sums in step (the only writer of
+    /// `records` besides loading, which goes through it too).
+    pub(super) fn set_record(&mut self, key: RecordKey, doc: Option<serde_json::Value>) {
+        let is_snapshot = key.0 == <Snapshot as Record>::KIND;
+        let old = match doc {
+            Some(doc) => {
+                if is_snapshot {
+                    if let Ok(new) = serde_json::from_value::<Snapshot>(doc.clone()) {
+                        self.sums.add_snapshot(&new, 1);
+                    }
+                }
+                self.records.insert(key, doc)
+            }
+            None => self.records.remove(&key),
+        };
+        if let Some(old) = old.filter(|_| is_snapshot) {
+            if let Ok(old) = serde_json::from_value::<Snapshot>(old) {
+                self.sums.add_snapshot(&old, -1);
+            }
+        }
     }
 
     /// Volumes newest first (Cinder's default order), from just below `before`'s seq.
@@ -441,10 +464,7 @@ fn apply(shared: &Shared, mut changes: super::tx::Changes) {
         }
     }
     for (key, doc) in changes.records.take() {
-        match doc {
-            Some(doc) => state.records.insert(key, doc),
-            None => state.records.remove(&key),
-        };
+        state.set_record(key, doc);
     }
     state.next_seq = changes.next_seq;
     if identity {
@@ -485,6 +505,63 @@ mod tests {
             created_at: now(),
             updated_at: None,
         }
+    }
+
+    /// Snapshot gigabytes are summed as they are written, staged or committed, and
+    /// again from the database when it is reopened.
+    #[test]
+    fn snapshot_sums_follow_writes_and_survive_reopen() {
+        use crate::volume::snapshots::Snapshot;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let type_id = Uuid::new_v4();
+        let snap = |size_gb| Snapshot {
+            id: Uuid::from_u128(7),
+            seq: 1,
+            project_id: "p".into(),
+            user_id: "u".into(),
+            volume_id: Uuid::new_v4(),
+            volume_type_id: type_id,
+            name: None,
+            description: None,
+            status: crate::volume::snapshot_status::SnapshotStatus::Available,
+            progress: "100%".into(),
+            size_gb,
+            metadata: BTreeMap::new(),
+            group_snapshot_id: None,
+            created_at: now(),
+            updated_at: None,
+        };
+        let (first, bigger) = (snap(3), snap(5));
+        let staged = store
+            .write_blocking(move |tx| {
+                tx.put_record(&first);
+                let one = tx.snapshot_usage("p", None);
+                tx.put_record(&bigger);
+                Ok((one, tx.snapshot_usage("p", Some(type_id))))
+            })
+            .unwrap();
+        assert_eq!(staged, ((1, 3), (1, 5)));
+        let usage = |store: &Store| {
+            store.view(|tx| {
+                (
+                    tx.snapshot_usage("p", None),
+                    tx.snapshot_usage("p", Some(Uuid::nil())),
+                    tx.snapshot_usage("q", None),
+                )
+            })
+        };
+        assert_eq!(usage(&store), ((1, 5), (0, 0), (0, 0)));
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(usage(&store), ((1, 5), (0, 0), (0, 0)));
+        store
+            .write_blocking(|tx| {
+                tx.remove_record::<Snapshot>(&Uuid::from_u128(7).to_string());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(usage(&store), ((0, 0), (0, 0), (0, 0)));
     }
 
     /// The creation-order index follows every insert, update and removal.

@@ -1,5 +1,5 @@
-//! [`Sums`]: per-project and per-pool totals of the volumes in a [`super::store::State`],
-//! kept in step with its volumes, so that a create's quota check and its scheduling
+//! [`Sums`]: per-project and per-pool totals of the volumes (and snapshots) in a
+//! [`super::store::State`], kept in step with them, so that a create's quota check and its scheduling
 //! read a total instead of walking every volume.
 
 use std::collections::{BTreeMap, HashMap};
@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 use super::model::Volume;
+use super::snapshots::Snapshot;
 
 /// Per-project and per-pool sums of the volumes, so that a create's quota check and
 /// scheduling do not walk every volume.
@@ -18,6 +19,8 @@ pub struct Sums {
     project_type: HashMap<(String, Uuid), (i64, i64)>,
     /// pool host → GiB.
     host: HashMap<String, i64>,
+    /// (project, type) → (snapshots, GiB): snapshots count against `gigabytes` too.
+    snapshots: HashMap<(String, Uuid), (i64, i64)>,
     /// Creation order (`seq`) → volume: Cinder's default list order, newest first, read
     /// from the end without sorting every volume.
     by_seq: BTreeMap<u64, Uuid>,
@@ -41,6 +44,23 @@ impl Sums {
         } else if self.by_seq.get(&v.seq) == Some(&v.id) {
             self.by_seq.remove(&v.seq);
         }
+    }
+
+    /// Counts a snapshot in (`sign` 1) or out (-1).
+    pub(super) fn add_snapshot(&mut self, s: &Snapshot, sign: i64) {
+        let e = self
+            .snapshots
+            .entry((s.project_id.clone(), s.volume_type_id))
+            .or_default();
+        *e = (e.0 + sign, e.1 + s.size_gb as i64 * sign);
+    }
+
+    /// (snapshots, GiB) of a project, overall or of one type.
+    pub fn snapshot_usage(&self, project_id: &str, type_id: Option<Uuid>) -> (i64, i64) {
+        self.snapshots
+            .iter()
+            .filter(|((p, t), _)| p == project_id && type_id.is_none_or(|want| *t == want))
+            .fold((0, 0), |(n, g), (_, (dn, dg))| (n + dn, g + dg))
     }
 
     /// Volume ids, newest first; from just below `before` (a `seq`) when given.

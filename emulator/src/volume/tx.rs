@@ -279,6 +279,34 @@ impl<'a> Tx<'a> {
         (n, gb)
     }
 
+    /// (snapshots, GiB) of a project's snapshots, overall or of one type, this
+    /// transaction's writes included: the committed sums plus the staged difference.
+    pub fn snapshot_usage(&self, project_id: &str, type_id: Option<Uuid>) -> (i64, i64) {
+        use super::snapshots::Snapshot;
+        let kind = <Snapshot as Record>::KIND;
+        let counts = |s: &Snapshot| {
+            s.project_id == project_id && type_id.is_none_or(|t| s.volume_type_id == t)
+        };
+        let (mut n, mut gb) = self.state.sums.snapshot_usage(project_id, type_id);
+        for ((k, id), staged) in self.changes.records.iter() {
+            if k != kind {
+                continue;
+            }
+            if let Some(old) = self.state.record::<Snapshot>(id).filter(|s| counts(s)) {
+                n -= 1;
+                gb -= old.size_gb as i64;
+            }
+            let new = staged
+                .as_ref()
+                .and_then(|doc| serde_json::from_value::<Snapshot>(doc.clone()).ok());
+            if let Some(new) = new.filter(|s| counts(s)) {
+                n += 1;
+                gb += new.size_gb as i64;
+            }
+        }
+        (n, gb)
+    }
+
     /// GiB of volumes placed on `pool_host`, this transaction's writes included.
     pub fn allocated_gb(&self, pool_host: &str) -> u64 {
         let on = |v: &Volume| v.host.as_deref() == Some(pool_host);
