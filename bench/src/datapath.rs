@@ -299,14 +299,15 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
     } else {
         &[64 * MIB, 1024 * MIB, 4096 * MIB]
     };
-    // A machine without room for 3 copies of 4 GiB can cap the sizes (the rows say so).
-    let max_mib: Option<u64> = std::env::var("CINDERBOX_BENCH_MAX_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok());
+    // A machine without room for 3 copies of 4 GiB can cap the sizes (the rows say so),
+    // and one size can be rerun alone.
+    let mib = |name: &str| -> Option<u64> { std::env::var(name).ok().and_then(|v| v.parse().ok()) };
+    let (min_mib, max_mib) = (mib("CINDERBOX_BENCH_MIN_MIB"), mib("CINDERBOX_BENCH_MAX_MIB"));
     let sizes: Vec<u64> = sizes
         .iter()
         .copied()
         .filter(|s| max_mib.is_none_or(|m| *s <= m * MIB))
+        .filter(|s| min_mib.is_none_or(|m| *s >= m * MIB))
         .collect();
     let dir = tempfile::tempdir()?;
     let emu = Emulator::start_with(
