@@ -302,7 +302,10 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
     // A machine without room for 3 copies of 4 GiB can cap the sizes (the rows say so),
     // and one size can be rerun alone.
     let mib = |name: &str| -> Option<u64> { std::env::var(name).ok().and_then(|v| v.parse().ok()) };
-    let (min_mib, max_mib) = (mib("CINDERBOX_BENCH_MIN_MIB"), mib("CINDERBOX_BENCH_MAX_MIB"));
+    let (min_mib, max_mib) = (
+        mib("CINDERBOX_BENCH_MIN_MIB"),
+        mib("CINDERBOX_BENCH_MAX_MIB"),
+    );
     let sizes: Vec<u64> = sizes
         .iter()
         .copied()
