@@ -102,9 +102,10 @@ fn planted_bugs_are_caught_by_the_models_invariants_against_upstream() {
     let profile = DriverProfile::PYTHON_GLANCE_STORE;
     let mut table = Vec::new();
     for bug in catalogue() {
-        let want = bug
-            .caught_by(&profile)
-            .expect("upstream checks none of Cinder's answers itself");
+        // upstream checks none of Cinder's answers itself; `None`: it has the bug itself
+        let Some(want) = bug.caught_by(&profile) else {
+            continue;
+        };
         let place = Where::Emulator(EmulatorOptions {
             scenario: None,
             rules: vec![bug.rule.clone()],

@@ -260,13 +260,25 @@ impl Hooks for Faults {
         let mut facts = self.volume_facts(volume_id);
         facts.operation = Some(operation.to_string());
         let picked = self.rules().pick(Phase::Job, &facts);
-        let Some((id, Action::Transition(t))) = picked else {
-            return Plan {
-                delay: base,
-                outcome: Outcome::Succeed,
-            };
+        let t = match picked {
+            Some((id, Action::Truncate)) => {
+                tracing::info!(rule = %id, %volume_id, job = job.name(), "fault: extend discards the volume's bytes");
+                return Plan {
+                    delay: base,
+                    outcome: Outcome::Truncate,
+                };
+            }
+            Some((id, Action::Transition(t))) => {
+                tracing::info!(rule = %id, %volume_id, job = job.name(), "fault fired on a transition");
+                t
+            }
+            _ => {
+                return Plan {
+                    delay: base,
+                    outcome: Outcome::Succeed,
+                }
+            }
         };
-        tracing::info!(rule = %id, %volume_id, job = job.name(), "fault fired on a transition");
         let ms = Duration::from_millis;
         let (delay, outcome) = match t {
             TransitionSpec::Stay { for_ms: None } => (Duration::ZERO, Outcome::Stay),

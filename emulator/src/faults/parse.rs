@@ -256,6 +256,20 @@ fn check_fit(m: &Match, effect: &Effect) -> Result<(), RuleError> {
             })
     };
     match effect.phase() {
+        Phase::Job if matches!(effect, Effect::Truncate) => {
+            if m.method.is_some() || m.path.is_some() {
+                return Err(err(
+                    "effect.truncate",
+                    "applies to the extend job, which has no method or path; match it by operation, project and volume",
+                ));
+            }
+            if !ops_within(&["volume.action.os-extend"]) {
+                return Err(err(
+                    "operation",
+                    "truncate applies to the extend job only: it needs `operation = \"volume.action.os-extend\"`",
+                ));
+            }
+        }
         Phase::Job => {
             if m.method.is_some() || m.path.is_some() {
                 return Err(err(

@@ -66,6 +66,13 @@ impl TryFrom<Shape<EffectTable>> for Effect {
                 for_ms: within(for_ms, "effect.for_ms", 1, MAX_TRANSITION_MS)?,
             });
         }
+        if let Some(truncate) = t.truncate {
+            only(&keys, "effect", &["truncate"])?;
+            if !truncate {
+                return Err(err("effect.truncate", "must be true"));
+            }
+            return Ok(Effect::Truncate);
+        }
         if let Some(bytes) = t.bit_rot {
             only(&keys, "effect", &["bit_rot", "seed", "region_mib"])?;
             return Ok(Effect::BitRot {
@@ -241,10 +248,10 @@ fn http(v: Shape<EffectTable>, field: &str) -> Result<HttpEffect, RuleError> {
         }
         return Ok(HttpEffect::RefuseReserve { status });
     }
-    if t.transition.is_some() || t.bit_rot.is_some() || t.hold.is_some() {
+    if t.transition.is_some() || t.bit_rot.is_some() || t.hold.is_some() || t.truncate.is_some() {
         return Err(err(
             field,
-            "transition, bit_rot and hold cannot be sequence steps",
+            "transition, bit_rot, hold and truncate cannot be sequence steps",
         ));
     }
     Err(err(

@@ -147,6 +147,9 @@ pub enum Effect {
         status: VolumeStatus,
         for_ms: u64,
     },
+    /// Grow the volume on `os-extend` but discard (zero) the bytes it held: the
+    /// truncation a broken backend (or a driver reopening its device for writing) does.
+    Truncate,
 }
 
 /// Where in the emulator a rule is consulted.
@@ -166,7 +169,7 @@ impl Effect {
     pub fn phase(&self) -> Phase {
         match self {
             Effect::Http(_) | Effect::Sequence(_) => Phase::Http,
-            Effect::Transition(_) => Phase::Job,
+            Effect::Transition(_) | Effect::Truncate => Phase::Job,
             Effect::BitRot { .. } => Phase::Attach,
             Effect::Hold { .. } => Phase::Hold,
         }

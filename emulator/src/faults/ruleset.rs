@@ -49,6 +49,7 @@ pub enum Action {
         status: crate::volume::status::VolumeStatus,
         for_ms: u64,
     },
+    Truncate,
 }
 
 #[derive(Debug, Default)]
@@ -152,6 +153,7 @@ impl RuleSet {
                     status: *status,
                     for_ms: *for_ms,
                 },
+                Effect::Truncate => Action::Truncate,
             };
             let action = match action {
                 Action::Http(HttpEffect::Latency { min_ms, max_ms }) => {

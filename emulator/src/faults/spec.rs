@@ -117,6 +117,7 @@ pub struct EffectTable {
     pub volume_type: Option<String>,
     pub hold: Option<String>,
     pub refuse: Option<String>,
+    pub truncate: Option<bool>,
 }
 
 /// The kind keys of an effect table: exactly one per table.
@@ -131,6 +132,7 @@ pub const EFFECT_KINDS: &[&str] = &[
     "lie",
     "hold",
     "refuse",
+    "truncate",
 ];
 
 impl EffectTable {
@@ -157,6 +159,7 @@ impl EffectTable {
             ("volume_type", self.volume_type.is_some()),
             ("hold", self.hold.is_some()),
             ("refuse", self.refuse.is_some()),
+            ("truncate", self.truncate.is_some()),
         ];
         present
             .into_iter()

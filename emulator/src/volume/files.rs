@@ -47,6 +47,14 @@ impl VolumeFiles {
         f.sync_all()
     }
 
+    /// Empties the file (a fault: the bytes a volume held are lost); `extend` then
+    /// grows it back, zeroed.
+    pub fn discard(&self, id: Uuid) -> io::Result<()> {
+        let f = open_rw(&self.path(id))?;
+        f.set_len(0)?;
+        f.sync_all()
+    }
+
     pub fn remove(&self, id: Uuid) -> io::Result<()> {
         match fs::remove_file(self.path(id)) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -74,6 +74,9 @@ pub enum Outcome {
     Fail,
     /// Never finish: the volume stays in its transitional status.
     Stay,
+    /// Finish, discarding the bytes the volume held (an extend grows it zeroed, the
+    /// truncation of a broken backend); as `Succeed` for the other jobs.
+    Truncate,
 }
 
 /// When and how a job ends.

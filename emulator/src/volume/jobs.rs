@@ -22,8 +22,12 @@ pub fn spawn(domain: &Domain, volume_id: Uuid, job: Job) {
             tracing::info!(%volume_id, job = job.name(), "transition left unfinished");
             return;
         }
-        let ok = plan.outcome == Outcome::Succeed;
-        if let Err(e) = finish(&domain, volume_id, job, ok).await {
+        let (ok, truncate) = match plan.outcome {
+            Outcome::Succeed => (true, false),
+            Outcome::Truncate => (true, true),
+            Outcome::Fail | Outcome::Stay => (false, false),
+        };
+        if let Err(e) = finish(&domain, volume_id, job, ok, truncate).await {
             tracing::error!(%volume_id, job = job.name(), error = %e, "background job failed");
         }
     });
@@ -52,6 +56,7 @@ async fn finish(
     id: Uuid,
     job: Job,
     ok: bool,
+    truncate: bool,
 ) -> Result<(), crate::error::ApiError> {
     let files = domain.files.clone();
     match job {
@@ -127,10 +132,15 @@ async fn finish(
         Job::Extend { new_size_gb } => {
             if ok {
                 let f = files.clone();
-                tokio::task::spawn_blocking(move || f.extend(id, new_size_gb))
-                    .await
-                    .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?
-                    .map_err(|e| crate::error::ApiError::Internal(format!("extend file: {e}")))?;
+                tokio::task::spawn_blocking(move || {
+                    if truncate {
+                        f.discard(id)?;
+                    }
+                    f.extend(id, new_size_gb)
+                })
+                .await
+                .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?
+                .map_err(|e| crate::error::ApiError::Internal(format!("extend file: {e}")))?;
             }
             domain
                 .store
