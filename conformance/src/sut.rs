@@ -542,11 +542,11 @@ impl StateMachineTest for Conformance {
         let stores = case.session().target.stores();
         let stores = harness("listing stores", stores.map_err(anyhow::Error::from));
         for s in &model.stores {
-            let got = stores.iter().find(|t| t.name == s.name).map(|t| &t.health);
+            let got = stores.iter().find(|t| t.name == s.name).map(|t| &t.state);
             let want = if model.caps.profile.store_writable(s.enabled) {
-                crate::target::Health::Enabled
+                crate::adapter::StoreState::Enabled
             } else {
-                crate::target::Health::Disabled
+                crate::adapter::StoreState::Disabled
             };
             if got != Some(&want) {
                 fail!(
