@@ -146,8 +146,6 @@ pub struct Capabilities {
     pub max_image_bytes: u64,
     /// Uploads crossing a GiB boundary may be generated (slow).
     pub large: bool,
-    /// The driver's documented differences (`crate::profile`).
-    pub profile: crate::profile::DriverProfile,
 }
 
 /// The reference state.
@@ -294,7 +292,6 @@ mod tests {
                 legacy_bytes: true,
                 max_image_bytes: 10,
                 large: false,
-                profile: crate::profile::DriverProfile::RUST,
             },
         }
     }
