@@ -84,8 +84,11 @@ impl Content {
     }
 }
 
-/// Lower-case hex, as Glance writes checksums (the driver's one helper).
-pub use cinderbox_driver::hashing::hex;
+/// Lower-case hex, as Glance writes checksums (the `hex` crate: the model imports no driver
+/// code).
+pub fn hex(bytes: &[u8]) -> String {
+    ::hex::encode(bytes)
+}
 
 /// Streams a `Content`.
 pub struct ContentReader {
