@@ -10,24 +10,23 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::adapter::{self, Adapter, AdapterCommand, AdapterError, StoreState};
-use crate::model::ErrorClass;
-use crate::target::{Added, Health, StoreStatus, Target, TargetError};
+use crate::adapter::{Adapter, AdapterCommand, AdapterError, Added, ErrorClass, Store};
+use crate::target::{Target, TargetError};
 
-/// Maps the protocol's classes onto the model's. `unsupported` has no counterpart: a driver
-/// that cannot do an operation the suite needs fails the case (`None`).
-pub fn model_class(class: adapter::ErrorClass) -> Option<ErrorClass> {
-    Some(match class {
-        adapter::ErrorClass::NotFound => ErrorClass::NotFound,
-        adapter::ErrorClass::Disabled => ErrorClass::Disabled,
-        adapter::ErrorClass::BadLocation => ErrorClass::BadLocation,
-        adapter::ErrorClass::StorageFull => ErrorClass::StorageFull,
-        adapter::ErrorClass::SizeMismatch | adapter::ErrorClass::Invalid => {
-            ErrorClass::InvalidInput
-        }
-        adapter::ErrorClass::Backend => ErrorClass::Backend,
-        adapter::ErrorClass::Unsupported => return None,
-    })
+/// The class a driver's answer is compared by: its own, except `unsupported`, which the
+/// model never expects: a driver that cannot do an operation the suite needs fails the
+/// case (`None`).
+pub fn comparable(class: ErrorClass) -> Option<ErrorClass> {
+    match class {
+        ErrorClass::Unsupported => None,
+        ErrorClass::NotFound
+        | ErrorClass::Disabled
+        | ErrorClass::BadLocation
+        | ErrorClass::StorageFull
+        | ErrorClass::SizeMismatch
+        | ErrorClass::Invalid
+        | ErrorClass::Backend => Some(class),
+    }
 }
 
 /// One worker's adapter process, spawned on first use and again after it broke.
@@ -96,7 +95,7 @@ impl AdapterTarget {
     /// answering `unsupported`) fails the case at once: there is no class to compare.
     fn wrap(&self, op: &str, err: AdapterError) -> TargetError {
         match &err {
-            AdapterError::Driver { class, message } => match model_class(*class) {
+            AdapterError::Driver { class, message } => match comparable(*class) {
                 Some(c) => TargetError::new(c, message.clone()),
                 None => panic!("adapter: the driver does not support '{op}': {message}"),
             },
@@ -118,14 +117,6 @@ impl AdapterTarget {
     }
 }
 
-fn health(state: StoreState) -> Health {
-    match state {
-        StoreState::Enabled => Health::Enabled,
-        StoreState::Disabled => Health::Disabled,
-        StoreState::Unverified => Health::Unverified,
-    }
-}
-
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> TargetError {
     TargetError::new(
         ErrorClass::Backend,
@@ -141,27 +132,15 @@ impl Target for AdapterTarget {
             .map(drop)
             .map_err(|e| match e {
                 AdapterError::Driver { message, class } => TargetError::new(
-                    model_class(class).unwrap_or(ErrorClass::Backend),
+                    comparable(class).unwrap_or(ErrorClass::Backend),
                     format!("{file}: {message}"),
                 ),
                 other => self.wrap("configure", other),
             })
     }
 
-    fn stores(&self) -> Result<Vec<StoreStatus>, TargetError> {
-        let stores = self
-            .adapter()?
-            .stores()
-            .map_err(|e| self.wrap("stores", e))?;
-        Ok(stores
-            .into_iter()
-            .map(|s| StoreStatus {
-                name: s.name,
-                volume_type: s.volume_type,
-                is_default: s.default,
-                health: health(s.state),
-            })
-            .collect())
+    fn stores(&self) -> Result<Vec<Store>, TargetError> {
+        self.adapter()?.stores().map_err(|e| self.wrap("stores", e))
     }
 
     fn add(
@@ -178,16 +157,9 @@ impl Target for AdapterTarget {
         std::io::copy(data, &mut out).map_err(|e| io_error("write", &path, e))?;
         out.flush().map_err(|e| io_error("write", &path, e))?;
         drop(out);
-        let a = adapter
+        adapter
             .add(store, image_id, size, &path)
-            .map_err(|e| self.wrap("add", e))?;
-        Ok(Added {
-            location: a.location,
-            size: a.size,
-            checksum: a.checksum,
-            multihash: a.multihash,
-            store: a.store,
-        })
+            .map_err(|e| self.wrap("add", e))
     }
 
     fn get(

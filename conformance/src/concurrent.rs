@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 
 use crate::adapter::AdapterCommand;
-use crate::machine::{Conformance, Op};
+use crate::machine::{Conformance, Op, Reference};
 use crate::model::{Content, ErrorClass, ImageKey, Model};
 use crate::profile::DriverProfile;
 use crate::session::{EmulatorOptions, Session, Shape, Where};
@@ -187,7 +187,7 @@ pub fn run_case(
         let location = workers[0]
             .add(&image_id(seed, key), content)
             .map_err(|c| anyhow!("uploading shared image {key}: {c:?}"))?;
-        model = upload(model, key, content);
+        model = upload(model, profile, key, content);
         locations.insert(key, location);
     }
     let records = run_workers(&workers, plan, &locations, seed);
@@ -212,14 +212,16 @@ pub fn run_case(
     Ok(verdict.map(|v| format!("{v}\n{}", timeline(&records))))
 }
 
-fn upload(m: Model, key: ImageKey, content: Content) -> Model {
+/// The model after an upload the driver with `profile` accepted.
+fn upload(m: Model, profile: DriverProfile, key: ImageKey, content: Content) -> Model {
     let op = Op::Upload {
         key,
         store: None,
         content,
         declared: true,
     };
-    <Conformance as ReferenceStateMachine>::apply(m, &op)
+    let reference = Reference { model: m, profile };
+    <Conformance as ReferenceStateMachine>::apply(reference, &op).model
 }
 
 fn run_workers(
@@ -354,7 +356,7 @@ fn step(
             }
         }
         WorkerOp::Upload(k, content) => match (profile.expect_add(m, None), &r.got) {
-            (Ok(_), Ok(Got::Added)) => Some(upload(m.clone(), k, content)),
+            (Ok(_), Ok(Got::Added)) => Some(upload(m.clone(), profile, k, content)),
             (Err(c), Err(g)) if c == *g => Some(m.clone()),
             _ => None,
         },

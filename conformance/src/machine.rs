@@ -10,6 +10,7 @@ use proptest_state_machine::ReferenceStateMachine;
 
 use crate::faults::TransientFault;
 use crate::model::{Capabilities, Content, Form, Image, ImageKey, Model, GIB};
+use crate::profile::DriverProfile;
 
 /// Which store call an invalid location is handed to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,17 +109,27 @@ pub enum Op {
     Restart,
 }
 
+/// The reference state: the spec's model and the driver under test's documented
+/// differences, passed into every expectation the model's answer goes through (the model
+/// itself knows no driver).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    pub model: Model,
+    pub profile: DriverProfile,
+}
+
 thread_local! {
-    /// The model every case starts from; set by the runner before generating.
-    static START: RefCell<Option<Model>> = const { RefCell::new(None) };
+    /// The state every case starts from; set by the runner before generating.
+    static START: RefCell<Option<Reference>> = const { RefCell::new(None) };
 }
 
-/// Sets the starting model for cases generated on this thread.
-pub fn set_start(model: Model) {
-    START.with(|s| *s.borrow_mut() = Some(model));
+/// Sets the starting model, and the profile of the driver under test, for cases generated
+/// on this thread.
+pub fn set_start(model: Model, profile: DriverProfile) {
+    START.with(|s| *s.borrow_mut() = Some(Reference { model, profile }));
 }
 
-fn start() -> Model {
+fn start() -> Reference {
     START.with(|s| {
         s.borrow()
             .clone()
@@ -158,14 +169,15 @@ fn calls() -> impl Strategy<Value = Call> {
 }
 
 impl ReferenceStateMachine for Conformance {
-    type State = Model;
+    type State = Reference;
     type Transition = Op;
 
-    fn init_state() -> BoxedStrategy<Model> {
+    fn init_state() -> BoxedStrategy<Reference> {
         Just(start()).boxed()
     }
 
-    fn transitions(m: &Model) -> BoxedStrategy<Op> {
+    fn transitions(r: &Reference) -> BoxedStrategy<Op> {
+        let m = &r.model;
         let keys: Vec<ImageKey> = m.images.keys().copied().collect();
         let live: Vec<ImageKey> = m.live().map(|(k, _)| *k).collect();
         let key = m.next_key;
@@ -271,7 +283,7 @@ impl ReferenceStateMachine for Conformance {
                 m.images.iter().map(|(k, i)| (*k, i.content.len)).collect();
             // Up to one byte past the end: an out-of-range read must be refused — unless the
             // driver leaves range checks to Glance (`DriverProfile::read_ranges_unguarded`).
-            let past_end = u64::from(!m.caps.profile.read_ranges_unguarded);
+            let past_end = u64::from(!r.profile.read_ranges_unguarded);
             arms.push((
                 4,
                 select(keys.clone())
@@ -366,7 +378,8 @@ impl ReferenceStateMachine for Conformance {
         Union::new_weighted(arms).boxed()
     }
 
-    fn preconditions(m: &Model, op: &Op) -> bool {
+    fn preconditions(r: &Reference, op: &Op) -> bool {
+        let m = &r.model;
         let exists = |k: &ImageKey| m.images.contains_key(k);
         let live = |k: &ImageKey| m.images.get(k).is_some_and(|i| !i.deleted);
         match op {
@@ -383,13 +396,15 @@ impl ReferenceStateMachine for Conformance {
             }
             Op::BadLocation { .. } | Op::Missing { .. } => true,
             Op::Faulted { op, .. } => {
-                m.caps.faults && !matches!(**op, Op::Faulted { .. }) && Self::preconditions(m, op)
+                m.caps.faults && !matches!(**op, Op::Faulted { .. }) && Self::preconditions(r, op)
             }
             Op::Restart => m.caps.restart,
         }
     }
 
-    fn apply(mut m: Model, op: &Op) -> Model {
+    fn apply(mut r: Reference, op: &Op) -> Reference {
+        let profile = r.profile;
+        let m = &mut r.model;
         match op {
             Op::Upload {
                 key,
@@ -398,7 +413,7 @@ impl ReferenceStateMachine for Conformance {
                 ..
             } => {
                 m.next_key = m.next_key.max(key + 1);
-                if let Ok(Form::Store(name)) = m.caps.profile.expect_add(&m, store.as_deref()) {
+                if let Ok(Form::Store(name)) = profile.expect_add(m, store.as_deref()) {
                     let volume_type = m.store(&name).map(|s| s.volume_type.clone());
                     m.images.insert(
                         *key,
@@ -429,17 +444,19 @@ impl ReferenceStateMachine for Conformance {
                     },
                 );
             }
-            Op::Delete { key } => delete(&mut m, *key, None),
-            Op::DeleteVia { key, store } => delete(&mut m, *key, Some(&Form::Store(store.clone()))),
-            Op::Upgrade { key } => upgrade(&mut m, *key),
+            Op::Delete { key } => delete(m, profile, *key, None),
+            Op::DeleteVia { key, store } => {
+                delete(m, profile, *key, Some(&Form::Store(store.clone())))
+            }
+            Op::Upgrade { key } => upgrade(m, *key),
             Op::UpgradeBatch { keys, .. } => {
                 for key in keys {
-                    upgrade(&mut m, *key);
+                    upgrade(m, *key);
                 }
             }
             Op::Faulted { fault, op } => {
-                if !m.caps.profile.fails_under(*fault) {
-                    return Self::apply(m, op);
+                if !profile.fails_under(*fault) {
+                    return Self::apply(r, op);
                 }
                 // The wrapped call fails: an upload adds nothing (its key is still spent).
                 if let Op::Upload { key, .. } = &**op {
@@ -455,13 +472,13 @@ impl ReferenceStateMachine for Conformance {
             | Op::Missing { .. }
             | Op::Restart => {}
         }
-        m
+        r
     }
 }
 
 /// Marks the image deleted when the driver accepts the delete (through `via`, if given).
-fn delete(m: &mut Model, key: ImageKey, via: Option<&Form>) {
-    if m.caps.profile.expect_delete(m, key, via).is_ok() {
+fn delete(m: &mut Model, profile: DriverProfile, key: ImageKey, via: Option<&Form>) {
+    if profile.expect_delete(m, key, via).is_ok() {
         if let Some(i) = m.images.get_mut(&key) {
             i.deleted = true;
         }

@@ -9,28 +9,9 @@ use sha2::Sha256;
 
 pub const GIB: u64 = 1 << 30;
 
-/// Why an operation failed, as the runner compares it: the class, never the wording.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ErrorClass {
-    /// The image's volume does not exist.
-    NotFound,
-    /// The store refuses writes (add, delete): its volume type is missing.
-    Disabled,
-    /// The location cannot be parsed or names a store that is not configured.
-    BadLocation,
-    /// Cinder is out of quota or capacity (413).
-    StorageFull,
-    /// The request itself is invalid (a range beyond the image, a size mismatch).
-    InvalidInput,
-    /// Anything else: Cinder or Keystone failed, timed out or answered inconsistently.
-    Backend,
-}
-
-impl fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
+/// Why an operation failed, as the runner compares it (the class, never the wording): the
+/// adapter protocol's classes, the suite's one set.
+pub use crate::adapter::ErrorClass;
 
 /// Image bytes described by a seed and a length: regenerated on demand, never held.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,8 +84,11 @@ impl Content {
     }
 }
 
-/// Lower-case hex, as Glance writes checksums (the driver's one helper).
-pub use cinderbox_driver::hashing::hex;
+/// Lower-case hex, as Glance writes checksums (the `hex` crate: the model imports no driver
+/// code).
+pub fn hex(bytes: &[u8]) -> String {
+    ::hex::encode(bytes)
+}
 
 /// Streams a `Content`.
 pub struct ContentReader {
@@ -165,8 +149,6 @@ pub struct Capabilities {
     pub max_image_bytes: u64,
     /// Uploads crossing a GiB boundary may be generated (slow).
     pub large: bool,
-    /// The driver's documented differences (`crate::profile`).
-    pub profile: crate::profile::DriverProfile,
 }
 
 /// The reference state.
@@ -233,8 +215,8 @@ impl Model {
         }
         let len = image.content.len;
         match length {
-            _ if offset > len => Err(ErrorClass::InvalidInput),
-            Some(l) if offset + l > len => Err(ErrorClass::InvalidInput),
+            _ if offset > len => Err(ErrorClass::Invalid),
+            Some(l) if offset + l > len => Err(ErrorClass::Invalid),
             Some(l) => Ok((offset, l)),
             None => Ok((offset, len - offset)),
         }
@@ -244,7 +226,7 @@ impl Model {
     /// image's own form when `None`). A store never deletes a volume of another store's
     /// type: a legacy `cinder://<id>` location is deleted by the store its volume's type
     /// belongs to (refused when that store is disabled). A volume whose type no store
-    /// claims is refused too (`invalid_input`): its owner cannot be told — in the spec's
+    /// claims is refused too (`invalid`): its owner cannot be told — in the spec's
     /// Example 2, verbatim, `old`'s type keeps its inline comment, so the `glance-old`
     /// volumes match no store, yet they are `old`'s — and a refused delete can be retried
     /// once the config is fixed, where a wrong delete cannot be undone.
@@ -256,7 +238,7 @@ impl Model {
             Form::Legacy => match self.store_for_type(image.volume_type.as_deref()) {
                 Some(store) => Some(store),
                 None if image.deleted => return Err(ErrorClass::NotFound),
-                None => return Err(ErrorClass::InvalidInput),
+                None => return Err(ErrorClass::Invalid),
             },
         };
         if owner.is_some_and(|s| !s.enabled) {
@@ -313,7 +295,6 @@ mod tests {
                 legacy_bytes: true,
                 max_image_bytes: 10,
                 large: false,
-                profile: crate::profile::DriverProfile::RUST,
             },
         }
     }
@@ -362,7 +343,7 @@ mod tests {
         assert_eq!(m.expect_upgrade(1), Form::Store("old".into()));
         assert_eq!(m.expect_upgrade(2), Form::Legacy);
         assert_eq!(m.expect_read(1, 4, Some(6)), Ok((4, 6)));
-        assert_eq!(m.expect_read(1, 4, Some(7)), Err(ErrorClass::InvalidInput));
+        assert_eq!(m.expect_read(1, 4, Some(7)), Err(ErrorClass::Invalid));
         assert_eq!(m.expect_read(1, 10, None), Ok((10, 0)));
         assert_eq!(m.expect_read(9, 0, None), Err(ErrorClass::NotFound));
         let broken = Form::Store("broken".into());
@@ -387,7 +368,7 @@ mod tests {
         assert_eq!(m.expect_delete(3, None), Err(ErrorClass::Disabled));
         assert_eq!(
             m.expect_delete(2, None),
-            Err(ErrorClass::InvalidInput),
+            Err(ErrorClass::Invalid),
             "no store claims its type"
         );
     }

@@ -166,7 +166,7 @@ impl DriverProfile {
                     _ => Err(ErrorClass::NotFound),
                 }
             }
-            Err(ErrorClass::InvalidInput) if self.deletes_unclaimed_legacy => Ok(()),
+            Err(ErrorClass::Invalid) if self.deletes_unclaimed_legacy => Ok(()),
             other => other,
         }
     }

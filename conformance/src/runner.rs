@@ -97,7 +97,7 @@ fn runner_for(seed: u64) -> TestRunner {
 }
 
 type Sequence = (
-    crate::model::Model,
+    crate::machine::Reference,
     Vec<Op>,
     Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 );
@@ -193,7 +193,7 @@ pub fn run(
             .map(|session| {
                 let (plan, next, stop, outcomes) = (&plan, &next, &stop, &outcomes);
                 scope.spawn(move || {
-                    set_start(session.template.clone());
+                    set_start(session.template.clone(), session.profile);
                     install_session(session);
                     while !stop.load(Ordering::SeqCst) {
                         let index = next.fetch_add(1, Ordering::SeqCst);
@@ -239,8 +239,11 @@ pub fn run(
 /// session's starting model; gives the session back with the first broken invariant.
 pub fn replay_ops(session: Session, ops: Vec<Op>) -> (Result<(), Violation>, Session) {
     quiet_case_panics();
-    set_start(session.template.clone());
-    let start = session.template.clone();
+    set_start(session.template.clone(), session.profile);
+    let start = crate::machine::Reference {
+        model: session.template.clone(),
+        profile: session.profile,
+    };
     install_session(session);
     let outcome = execute((start, ops, None));
     let session = take_session().expect("the session is given back after the case");

@@ -217,7 +217,6 @@ impl Session {
                     legacy_bytes: false,
                     max_image_bytes: shape.max_image_bytes,
                     large: shape.large,
-                    profile,
                 },
             },
             baseline: HashSet::new(),
@@ -345,7 +344,6 @@ impl Session {
                 legacy_bytes,
                 max_image_bytes: self.shape.max_image_bytes,
                 large: self.shape.large,
-                profile: self.profile,
             },
         )?;
         self.baseline = HashSet::new();
@@ -400,7 +398,6 @@ impl Session {
                 legacy_bytes: false,
                 max_image_bytes: self.shape.max_image_bytes,
                 large: self.shape.large,
-                profile: self.profile,
             },
         )?;
         self.baseline = self

@@ -12,8 +12,9 @@ use proptest_state_machine::StateMachineTest;
 use uuid::Uuid;
 
 use crate::invariant::Invariant;
-use crate::machine::{BadKind, Call, Conformance, Op};
+use crate::machine::{BadKind, Call, Conformance, Op, Reference};
 use crate::model::{hex, Content, ErrorClass, Form, ImageKey, Model};
+use crate::profile::DriverProfile;
 use crate::session::Session;
 use crate::target::TargetError;
 
@@ -42,6 +43,8 @@ pub struct Case {
     pub(crate) session: Option<Session>,
     /// The model before the step being applied (the framework hands us the one after).
     model: Model,
+    /// The driver's documented differences, which every comparison goes through.
+    profile: DriverProfile,
     pub(crate) handles: HashMap<ImageKey, Handle>,
     /// Set while a fault the driver's profile does not survive wraps the step: a call the
     /// model expects to succeed must fail with `backend` instead.
@@ -134,7 +137,7 @@ impl Case {
     /// Reads `offset..` (`length` or to the end) of image `key` through `location` and
     /// compares with the model.
     fn read(&mut self, op: &str, key: ImageKey, location: &str, offset: u64, length: Option<u64>) {
-        let profile = self.model.caps.profile;
+        let profile = self.profile;
         let want = self
             .model
             .expect_read(key, offset, length)
@@ -347,7 +350,7 @@ impl Case {
                 let location = location_for(&form, &id);
                 let want = match call {
                     Call::Upgrade => Ok(location.clone()),
-                    Call::Get => Err(self.model.caps.profile.get_error(ErrorClass::NotFound)),
+                    Call::Get => Err(self.profile.get_error(ErrorClass::NotFound)),
                     Call::GetSize | Call::Delete => Err(ErrorClass::NotFound),
                 };
                 self.call(&name, *call, &location, want);
@@ -360,8 +363,6 @@ impl Case {
                     .map(|f| harness("installing a fault", f.add(&fault.rule())));
                 let expect_ok = match &**op {
                     Op::Upload { store, .. } => self
-                        .model
-                        .caps
                         .profile
                         .expect_add(&self.model, store.as_deref())
                         .is_ok(),
@@ -372,7 +373,7 @@ impl Case {
                     Op::GetSize { .. } => fault.is_outage(),
                     _ => false,
                 };
-                self.faulted_fails = self.model.caps.profile.fails_under(*fault);
+                self.faulted_fails = self.profile.fails_under(*fault);
                 self.run(op);
                 self.faulted_fails = false;
                 if let Some(id) = control {
@@ -416,7 +417,7 @@ impl Case {
     /// with `get_size` until the volume is gone, so later steps and the leak check see the
     /// deleted state.
     fn delete(&mut self, name: &str, key: ImageKey, via: Option<&Form>, location: &str) {
-        let profile = self.model.caps.profile;
+        let profile = self.profile;
         let want = profile.expect_delete(&self.model, key, via);
         let got = self.session().target.delete(location);
         if !check(name, &got, &want) || !profile.delete_returns_before_gone {
@@ -461,8 +462,6 @@ impl Case {
         declared: bool,
     ) {
         let want = self
-            .model
-            .caps
             .profile
             .expect_add(&self.model, store)
             .and_then(|r| self.fault_outcome(r));
@@ -529,12 +528,14 @@ impl StateMachineTest for Conformance {
     type SystemUnderTest = Case;
     type Reference = Conformance;
 
-    fn init_test(model: &Model) -> Case {
+    fn init_test(reference: &Reference) -> Case {
+        let (model, profile) = (&reference.model, reference.profile);
         let mut session = take_session().expect("the runner installs a session first");
         let begun = session.begin_case();
         let mut case = Case {
             session: Some(session),
             model: model.clone(),
+            profile,
             handles: HashMap::new(),
             faulted_fails: false,
         };
@@ -542,11 +543,11 @@ impl StateMachineTest for Conformance {
         let stores = case.session().target.stores();
         let stores = harness("listing stores", stores.map_err(anyhow::Error::from));
         for s in &model.stores {
-            let got = stores.iter().find(|t| t.name == s.name).map(|t| &t.health);
-            let want = if model.caps.profile.store_writable(s.enabled) {
-                crate::target::Health::Enabled
+            let got = stores.iter().find(|t| t.name == s.name).map(|t| &t.state);
+            let want = if profile.store_writable(s.enabled) {
+                crate::adapter::StoreState::Enabled
             } else {
-                crate::target::Health::Disabled
+                crate::adapter::StoreState::Disabled
             };
             if got != Some(&want) {
                 fail!(
@@ -560,23 +561,23 @@ impl StateMachineTest for Conformance {
         case
     }
 
-    fn apply(mut case: Case, model: &Model, op: Op) -> Case {
+    fn apply(mut case: Case, reference: &Reference, op: Op) -> Case {
         let started = std::time::Instant::now();
         case.run(&op);
         if std::env::var_os("CINDERBOX_CONFORMANCE_TRACE").is_some() {
             eprintln!("  {:>6} ms  {op:?}", started.elapsed().as_millis());
         }
-        case.model = model.clone();
+        case.model = reference.model.clone();
         case
     }
 
-    fn check_invariants(case: &Case, model: &Model) {
-        case.invariants(model);
+    fn check_invariants(case: &Case, reference: &Reference) {
+        case.invariants(&reference.model);
     }
 
     /// Reads every live image back whole, then removes what the case created.
-    fn teardown(mut case: Case, model: Model) {
-        for (key, _) in model.live() {
+    fn teardown(mut case: Case, reference: Reference) {
+        for (key, _) in reference.model.live() {
             let h = case.handle(*key);
             case.read(
                 &format!("final read-back of image {key}"),

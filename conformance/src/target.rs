@@ -7,9 +7,8 @@ use std::io::{Read, Write};
 
 use cinderbox_driver::{AddRequest, DriverError, GlanceConfig, StoreState, Stores};
 
-use crate::adapter;
-use crate::adapter_target::model_class;
-pub use crate::model::ErrorClass;
+pub use crate::adapter::ErrorClass;
+use crate::adapter::{self, Added, Store};
 
 /// A failure as the runner sees it: a class to compare and a message to show.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,39 +34,11 @@ impl fmt::Display for TargetError {
 
 impl std::error::Error for TargetError {}
 
-/// Whether a store accepts writes, as the target reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Health {
-    Enabled,
-    Disabled,
-    Unverified,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoreStatus {
-    pub name: String,
-    pub volume_type: Option<String>,
-    pub is_default: bool,
-    pub health: Health,
-}
-
-/// Glance's answer to an upload.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Added {
-    pub location: String,
-    pub size: u64,
-    /// md5 hex.
-    pub checksum: String,
-    /// sha256 hex.
-    pub multihash: String,
-    pub store: String,
-}
-
 /// A cinder image store under test. Every method reports failures by class.
 pub trait Target {
     /// (Re)configures from the text of a `glance-api.conf`; `file` names it in errors.
     fn configure(&mut self, file: &str, glance_api_conf: &str) -> Result<(), TargetError>;
-    fn stores(&self) -> Result<Vec<StoreStatus>, TargetError>;
+    fn stores(&self) -> Result<Vec<Store>, TargetError>;
     /// Uploads `data`; `size` is `None` when the length is not declared up front.
     fn add(
         &self,
@@ -91,18 +62,28 @@ pub trait Target {
     fn upgrade_locations(&self, locations: &[&str]) -> Vec<Result<String, TargetError>>;
 }
 
-/// The one classification of the driver's typed errors, in the adapter protocol's classes:
-/// used by the in-process target (through [`classify`]) and by `cinderbox-rust-adapter`,
-/// so both forms of our driver answer alike.
-pub fn wire_class(err: &DriverError) -> adapter::ErrorClass {
-    use adapter::ErrorClass as C;
+/// The one classification of the driver's typed errors, in the adapter protocol's classes
+/// (`docs/adapter-protocol.md`, "Error classes"): used by the in-process target and by
+/// `cinderbox-rust-adapter`, so both forms of our driver answer alike. Each variant goes by
+/// what it means, not by where it was raised:
+/// - `UnknownStore` is `bad_location`: a location (or `store` argument) naming a store that
+///   is not configured is a location this config cannot serve;
+/// - `SizeMismatch` is `size_mismatch`: the protocol has a class for "the declared size and
+///   the bytes received differ", narrower than `invalid`;
+/// - `Config` is `invalid` with `InvalidInput`: an unreadable `glance-api.conf` is the
+///   caller's input, no backend was asked;
+/// - everything raised while talking to Keystone or Cinder (auth, endpoints, HTTP, time-outs,
+///   unexpected or inconsistent answers, an unusable connector, local I/O) is `backend`.
+///
+/// No driver error is `unsupported`: the driver implements every op.
+pub fn classify(err: &DriverError) -> ErrorClass {
     match err {
-        DriverError::NotFound { .. } => C::NotFound,
-        DriverError::StoreDisabled { .. } => C::Disabled,
-        DriverError::BadLocation(_) | DriverError::UnknownStore(_) => C::BadLocation,
-        DriverError::StorageFull { .. } => C::StorageFull,
-        DriverError::SizeMismatch(_) => C::SizeMismatch,
-        DriverError::InvalidInput(_) | DriverError::Config(_) => C::Invalid,
+        DriverError::NotFound { .. } => ErrorClass::NotFound,
+        DriverError::StoreDisabled { .. } => ErrorClass::Disabled,
+        DriverError::BadLocation(_) | DriverError::UnknownStore(_) => ErrorClass::BadLocation,
+        DriverError::StorageFull { .. } => ErrorClass::StorageFull,
+        DriverError::SizeMismatch(_) => ErrorClass::SizeMismatch,
+        DriverError::InvalidInput(_) | DriverError::Config(_) => ErrorClass::Invalid,
         DriverError::Auth { .. }
         | DriverError::Endpoint { .. }
         | DriverError::Http { .. }
@@ -113,14 +94,18 @@ pub fn wire_class(err: &DriverError) -> adapter::ErrorClass {
         | DriverError::Forbidden { .. }
         | DriverError::UnsupportedConnector { .. }
         | DriverError::Io { .. }
-        | DriverError::Inconsistent(_) => C::Backend,
+        | DriverError::Inconsistent(_) => ErrorClass::Backend,
     }
 }
 
-/// The runner's class of a driver error: its protocol class as the model sees it
-/// (`adapter_target::model_class`; no driver error is `unsupported`).
-pub fn classify(err: &DriverError) -> ErrorClass {
-    model_class(wire_class(err)).unwrap_or(ErrorClass::Backend)
+/// A cinder store's state in the protocol's terms, with the driver's reason when it is
+/// not enabled: shared by the in-process target and `cinderbox-rust-adapter`.
+pub fn wire_state(state: StoreState) -> (adapter::StoreState, Option<String>) {
+    match state {
+        StoreState::Enabled => (adapter::StoreState::Enabled, None),
+        StoreState::Disabled { reason } => (adapter::StoreState::Disabled, Some(reason)),
+        StoreState::Unverified { reason } => (adapter::StoreState::Unverified, Some(reason)),
+    }
 }
 
 fn wrap(err: DriverError) -> TargetError {
@@ -169,22 +154,19 @@ impl Target for DriverTarget {
         Ok(())
     }
 
-    fn stores(&self) -> Result<Vec<StoreStatus>, TargetError> {
+    fn stores(&self) -> Result<Vec<Store>, TargetError> {
         Ok(self
             .stores_ref()?
             .stores()
             .into_iter()
             .filter_map(|s| {
-                let health = match s.state? {
-                    StoreState::Enabled => Health::Enabled,
-                    StoreState::Disabled { .. } => Health::Disabled,
-                    StoreState::Unverified { .. } => Health::Unverified,
-                };
-                Some(StoreStatus {
+                let (state, reason) = wire_state(s.state?);
+                Some(Store {
                     name: s.name,
                     volume_type: s.volume_type,
-                    is_default: s.is_default,
-                    health,
+                    default: s.is_default,
+                    state,
+                    reason,
                 })
             })
             .collect())

@@ -6,10 +6,9 @@ use std::fs::File;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use cinderbox_conformance::adapter::{
-    Added, ErrorClass, Request, Response, Store, StoreState as WireState,
-};
-use cinderbox_driver::{AddRequest, DriverError, GlanceConfig, HashAlgo, StoreState, Stores};
+use cinderbox_conformance::adapter::{Added, ErrorClass, Request, Response, Store, StoreState};
+use cinderbox_conformance::target::{classify, wire_state};
+use cinderbox_driver::{AddRequest, DriverError, GlanceConfig, HashAlgo, Stores};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -20,11 +19,6 @@ impl From<DriverError> for Failure {
     fn from(err: DriverError) -> Failure {
         Failure(classify(&err), err.to_string())
     }
-}
-
-/// The protocol class of each driver error: the suite's one classification.
-fn classify(err: &DriverError) -> ErrorClass {
-    cinderbox_conformance::target::wire_class(err)
 }
 
 fn invalid(message: impl Into<String>) -> Failure {
@@ -188,13 +182,9 @@ impl Server {
             .into_iter()
             .map(|s| {
                 let (state, reason) = match s.state {
-                    Some(StoreState::Enabled) => (WireState::Enabled, None),
-                    Some(StoreState::Disabled { reason }) => (WireState::Disabled, Some(reason)),
-                    Some(StoreState::Unverified { reason }) => {
-                        (WireState::Unverified, Some(reason))
-                    }
+                    Some(state) => wire_state(state),
                     None => (
-                        WireState::Disabled,
+                        StoreState::Disabled,
                         Some(format!(
                             "a '{}' store; this adapter serves cinder stores",
                             s.kind

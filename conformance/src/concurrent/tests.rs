@@ -25,10 +25,9 @@ fn model_with_image(profile: DriverProfile) -> Model {
             legacy_bytes: true,
             max_image_bytes: 1 << 20,
             large: false,
-            profile,
         },
     };
-    upload(m, 0, shared_content(0))
+    upload(m, profile, 0, shared_content(0))
 }
 
 /// A call of `worker` from `from` to `to` ms.

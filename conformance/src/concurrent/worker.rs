@@ -9,7 +9,7 @@ use md5::{Digest as _, Md5};
 
 use super::{Driver, Got};
 use crate::adapter::Adapter;
-use crate::adapter_target::model_class;
+use crate::adapter_target::comparable;
 use crate::model::{hex, Content, ErrorClass};
 use crate::target::{DriverTarget, Target};
 
@@ -20,7 +20,7 @@ pub(super) enum Worker {
 
 fn class_of(e: &crate::adapter::AdapterError) -> ErrorClass {
     e.class()
-        .and_then(model_class)
+        .and_then(comparable)
         .unwrap_or(ErrorClass::Backend)
 }
 

@@ -231,7 +231,8 @@ impl<R: std::io::Read> std::io::Read for Hashing<R> {
     }
 }
 
-pub use cinderbox_driver::hashing::hex;
+/// Lower-case hex: the suite's own (the model's), not the driver's helper.
+pub use cinderbox_conformance::model::hex;
 
 /// Reads everything, hashing it; returns (bytes, md5, sha256).
 pub fn hash_all(reader: impl std::io::Read) -> std::io::Result<(u64, String, String)> {
