@@ -138,3 +138,16 @@ fn our_driver_refuses_a_silent_delete() {
         Invariant::Outcome,
     );
 }
+
+/// Postmortem: Cinder acknowledged the detach and kept the attachment; a driver that takes
+/// the ack as done goes on with the volume still `in-use`, and Cinder refuses its
+/// `os-update_readonly_flag`, so the upload fails where the model expects success.
+#[test]
+fn attachment_left_by_a_detach_fails_the_upload_on_outcome() {
+    regression(
+        "attachment left by a detach",
+        TRUSTING,
+        vec![upload(0, 16, true)],
+        Invariant::Outcome,
+    );
+}

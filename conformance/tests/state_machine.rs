@@ -197,6 +197,12 @@ fn planted_bugs_are_caught_by_the_models_invariants_against_a_trusting_driver() 
         .filter(|b| b.caught_by(&DriverProfile::RUST_TRUSTING).is_some() && !b.large)
         .collect();
     assert!(bugs.len() >= 4, "{} planted bugs", bugs.len());
+    // the trusting driver skips its wait for `available` after a detach, so the sticky
+    // attachment runs against it too
+    assert!(
+        bugs.iter().any(|b| b.name == "attachment left by a detach"),
+        "{bugs:?}"
+    );
     // The control: without a planted bug the trusting driver passes, so what the planted
     // runs catch is the bug, not the trust.
     let clean = run_with(Vec::new(), &options(8, 0x5eed, STEPS, None), TRUSTING);

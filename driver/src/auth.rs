@@ -144,9 +144,9 @@ pub fn tokens_url(auth_url: &url::Url) -> String {
     }
 }
 
-/// The Keystone session of one store: its own credentials, TLS client and token.
+/// The Keystone session of one store, or of several with the same credentials: the
+/// credentials, TLS client and token. Its errors name the store that asked.
 pub struct Session {
-    store: String,
     credentials: Option<Credentials>,
     catalog_info: CatalogInfo,
     region: Option<String>,
@@ -157,9 +157,8 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(store: &str, options: &CinderOptions, http: Client) -> Session {
+    pub fn new(options: &CinderOptions, http: Client) -> Session {
         Session {
-            store: store.to_string(),
             credentials: options.credentials.clone(),
             catalog_info: options.catalog_info.clone(),
             region: options.os_region_name.clone(),
@@ -185,15 +184,16 @@ impl Session {
             && a.http_timeout_s == b.http_timeout_s
     }
 
-    /// A valid token and endpoint, re-authenticating when the cached token is about to expire.
-    pub fn current(&self) -> Result<AuthInfo, DriverError> {
+    /// A valid token and endpoint, re-authenticating when the cached token is about to
+    /// expire; a failure names `store`, the store that asked.
+    pub fn current(&self, store: &str) -> Result<AuthInfo, DriverError> {
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = cached.as_ref() {
             if !needs_refresh(c.obtained, c.lifetime, Instant::now()) {
                 return Ok(c.info.clone());
             }
         }
-        let fresh = self.authenticate()?;
+        let fresh = self.authenticate(store)?;
         let info = fresh.info.clone();
         *cached = Some(fresh);
         Ok(info)
@@ -204,10 +204,10 @@ impl Session {
         *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    fn authenticate(&self) -> Result<Cached, DriverError> {
+    fn authenticate(&self, store: &str) -> Result<Cached, DriverError> {
         let Some(credentials) = &self.credentials else {
             return Err(DriverError::Auth {
-                store: self.store.clone(),
+                store: store.to_string(),
                 auth_url: "(unset)".into(),
                 message: "no service credentials; set cinder_store_auth_address, cinder_store_user_name, cinder_store_password and cinder_store_project_name (user-context mode is not supported)".into(),
             });
@@ -233,12 +233,12 @@ impl Session {
             }}),
         };
         let auth_error = |message: String| DriverError::Auth {
-            store: self.store.clone(),
+            store: store.to_string(),
             auth_url: credentials.auth_url().to_string(),
             message,
         };
         let unreachable = |e: reqwest::Error| DriverError::Unreachable {
-            store: self.store.clone(),
+            store: store.to_string(),
             service: "Keystone",
             method: "POST".into(),
             url: url.clone(),
@@ -296,7 +296,7 @@ impl Session {
                 self.region.as_deref(),
             )
             .map_err(|message| DriverError::Endpoint {
-                store: self.store.clone(),
+                store: store.to_string(),
                 message,
             })?,
         };

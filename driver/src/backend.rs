@@ -42,7 +42,8 @@ pub struct CinderStore {
     pub(crate) location_store: Option<String>,
     state: Mutex<StoreState>,
     default_type: OnceLock<String>,
-    /// Test-only (see `Stores::trust_cinder_for_tests`): skip the read-back checks.
+    /// Test-only (see `Stores::trust_cinder_for_tests`): skip the read-back checks and
+    /// the waits for a detach to take effect.
     trusting: AtomicBool,
     /// Whether the state was asked for yet.
     asked: AtomicBool,

@@ -59,6 +59,21 @@ pub struct Volume {
     pub multiattach: bool,
     #[serde(default)]
     pub encrypted: bool,
+    /// The attachments holding the volume (`attachments[].attachment_id`).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub attachments: Vec<VolumeAttachment>,
+}
+
+/// One entry of a volume's `attachments`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct VolumeAttachment {
+    pub attachment_id: String,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<VolumeAttachment>, D::Error> {
+    Ok(Option::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -149,7 +164,7 @@ impl CinderClient {
     /// A client with its own session.
     pub fn new(store: &str, options: &CinderOptions) -> Result<CinderClient, DriverError> {
         let http = http_client(store, options)?;
-        let session = Arc::new(Session::new(store, options, http.clone()));
+        let session = Arc::new(Session::new(options, http.clone()));
         Ok(CinderClient::with_session(store, options, session, http))
     }
 
@@ -180,7 +195,7 @@ impl CinderClient {
 
     /// The current token's project (the image owner by default).
     pub fn project_id(&self) -> Result<String, DriverError> {
-        Ok(self.session.current()?.project_id)
+        Ok(self.session.current(&self.store)?.project_id)
     }
 
     fn send_once(
@@ -250,7 +265,7 @@ impl CinderClient {
         let mut reauthenticated = false;
         retry(&Schedule::retries(self.retries), |attempt| {
             let send = || {
-                self.session.current().map(|auth| {
+                self.session.current(&self.store).map(|auth| {
                     let outcome = self.send_once(&auth, &method, path, body);
                     (auth, outcome)
                 })
@@ -514,7 +529,20 @@ mod tests {
         let v = serde_json::from_str::<VolumeBody>(text)
             .expect("parses")
             .volume;
-        assert!(v.metadata.is_empty() && v.volume_type.is_none());
+        assert!(v.metadata.is_empty() && v.volume_type.is_none() && v.attachments.is_empty());
+        // attachments of cinder-samples/34-volume-show-in-use.json, trimmed
+        let text = r#"{"volume": {"id": "b31e", "status": "in-use", "size": 2, "attachments": [{"id": "b31e",
+            "attachment_id": "9a2d76b9", "volume_id": "b31e", "server_id": null, "host_name": "parity-host",
+            "device": "na", "attached_at": "2026-11-25T17:54:31.000000"}]}}"#;
+        let v = serde_json::from_str::<VolumeBody>(text)
+            .expect("parses")
+            .volume;
+        assert_eq!(
+            v.attachments,
+            vec![VolumeAttachment {
+                attachment_id: "9a2d76b9".into()
+            }]
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::connector::AccessMode;
 use crate::error::DriverError;
 use crate::location::Location;
 use crate::ownership::Owner;
-use crate::volume::{attach, detach, wait_deleted, Attached};
+use crate::volume::{attach, detach, wait_deleted, wait_detached, Attached};
 
 use crate::backend::not_found;
 pub use crate::backend::{image_size, type_matches, CinderStore, StoreState};
@@ -94,8 +94,8 @@ impl Stores {
 
     /// **Test-only.** Turns off the driver's read-back checks of Cinder's answers (the
     /// volume type of a created volume, the recorded `image_size`, that an acknowledged
-    /// delete really removed the volume, that a volume to delete is of the store's type),
-    /// so a test suite can run planted Cinder bugs against "a driver that trusts Cinder"
+    /// delete really removed the volume, that a volume to delete is of the store's type,
+    /// that an acknowledged detach really left the volume `available`), so a test suite can run planted Cinder bugs against "a driver that trusts Cinder"
     /// and see that they would go unnoticed.
     /// Never call this in an operator's tool.
     #[doc(hidden)]
@@ -230,19 +230,22 @@ impl Stores {
             AccessMode::ReadOnly,
         )
         .map_err(|e| not_found(e, &location.volume_id))?;
-        if let Err(source) = attached.file.seek(SeekFrom::Start(offset)) {
-            let _ = detach(&store.client, attached, false);
+        let seek = attached.file.seek(SeekFrom::Start(offset));
+        let reader = ImageReader {
+            store,
+            volume_id: location.volume_id.clone(),
+            attached: Some(attached),
+            remaining,
+            size,
+        };
+        if let Err(source) = seek {
+            let _ = reader.finish();
             return Err(DriverError::Io {
                 path: location.to_string(),
                 source,
             });
         }
-        Ok(ImageReader {
-            store,
-            attached: Some(attached),
-            remaining,
-            size,
-        })
+        Ok(reader)
     }
 
     /// Image size in bytes. NotFound only for a missing volume; other failures stay typed.
@@ -291,9 +294,11 @@ impl Stores {
     }
 }
 
-/// A streaming reader over an attached volume; detaches when finished or dropped.
+/// A streaming reader over an attached volume; detaches when finished or dropped, and
+/// returns only once Cinder has finished the detach, so the image can be deleted at once.
 pub struct ImageReader {
     store: Arc<CinderStore>,
+    volume_id: String,
     attached: Option<Attached>,
     remaining: u64,
     size: u64,
@@ -312,10 +317,28 @@ impl ImageReader {
 
     /// Detaches now and reports any failure (dropping does the same, logging errors).
     pub fn finish(mut self) -> Result<(), DriverError> {
-        match self.attached.take() {
-            Some(a) => detach(&self.store.client, a, false),
-            None => Ok(()),
+        self.detach()
+    }
+
+    /// Detaches, then waits until Cinder has finished the detach (`wait_detached`): a
+    /// delete right after a read must not find the volume still `detaching`. A trusting
+    /// driver (tests only) takes the attachment delete's answer as done.
+    fn detach(&mut self) -> Result<(), DriverError> {
+        let Some(attached) = self.attached.take() else {
+            return Ok(());
+        };
+        let attachment_id = attached.attachment_id.clone();
+        let store = &self.store;
+        detach(&store.client, attached, false)?;
+        if !store.checks_cinder() {
+            return Ok(());
         }
+        wait_detached(
+            &store.client,
+            &self.volume_id,
+            &attachment_id,
+            store.options.state_transition_timeout(),
+        )
     }
 }
 
@@ -344,10 +367,8 @@ impl Read for ImageReader {
 
 impl Drop for ImageReader {
     fn drop(&mut self) {
-        if let Some(a) = self.attached.take() {
-            if let Err(e) = detach(&self.store.client, a, false) {
-                tracing::warn!(store = %self.store.name, error = %e, "detach after read failed");
-            }
+        if let Err(e) = self.detach() {
+            tracing::warn!(store = %self.store.name, error = %e, "detach after read failed");
         }
     }
 }

@@ -15,6 +15,7 @@ fn volume(size_gb: u64, image_size: Option<&str>) -> Volume {
             .unwrap_or_default(),
         multiattach: false,
         encrypted: false,
+        attachments: Vec::new(),
     }
 }
 
@@ -138,6 +139,43 @@ fn unreachable_cinder_leaves_stores_unverified() {
     assert!(
         matches!(batch[2], Err(DriverError::Unreachable { .. })),
         "{batch:?}"
+    );
+}
+
+#[test]
+fn stores_sharing_a_session_each_name_themselves_when_unverified() {
+    let stores = offline_stores(&format!(
+        "[DEFAULT]\nenabled_backends = fast:cinder,slow:cinder\n[glance_store]\ndefault_backend = fast\n[fast]\ncinder_volume_type = glance-fast\n{DOWN}[slow]\ncinder_volume_type = glance-slow\n{DOWN}"
+    ));
+    assert!(stores.share_session("fast", "slow").expect("both exist"));
+    let reasons: Vec<(String, String)> = stores
+        .stores()
+        .into_iter()
+        .map(|i| match i.state {
+            Some(StoreState::Unverified { reason }) => (i.name, reason),
+            other => panic!("{}: {other:?}", i.name),
+        })
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    for (name, reason) in &reasons {
+        let other = if name == "fast" { "slow" } else { "fast" };
+        assert!(
+            reason.starts_with(&format!("cannot reach Keystone for store '{name}' (POST ")),
+            "{name}: {reason}"
+        );
+        assert!(!reason.contains(&format!("'{other}'")), "{name}: {reason}");
+    }
+    // and so does the error of the write that re-checks the second store
+    let err = stores
+        .add(
+            Some("slow"),
+            &AddRequest::new("img", Some(1)),
+            &mut &b"x"[..],
+        )
+        .expect_err("Keystone is down");
+    assert!(
+        err.to_string().contains("for store 'slow'") && !err.to_string().contains("'fast'"),
+        "{err}"
     );
 }
 

@@ -18,28 +18,85 @@ pub fn wait_for_status(
     expected: &str,
     budget: Duration,
 ) -> Result<Volume, DriverError> {
+    wait_until(client, volume_id, expected, budget, |volume| {
+        if volume.status == expected {
+            Seen::Reached
+        } else if transitional.contains(&volume.status.as_str()) {
+            Seen::Passing
+        } else {
+            Seen::Unexpected
+        }
+    })
+}
+
+/// Waits until the detach of `attachment_id` has taken effect, within `budget`: our
+/// attachment is no longer listed and the volume is `available` again, or held by someone
+/// else (a multiattach volume's other reader `in-use`, a worker attaching right after ours
+/// left, or deleting it; gone counts too). `detaching`, and `in-use` with our attachment
+/// still listed, are passing; anything else is unexpected.
+pub fn wait_detached(
+    client: &CinderClient,
+    volume_id: &str,
+    attachment_id: &str,
+    budget: Duration,
+) -> Result<(), DriverError> {
+    let waited = wait_until(client, volume_id, "available", budget, |volume| {
+        let ours = volume
+            .attachments
+            .iter()
+            .any(|a| a.attachment_id == attachment_id);
+        match (volume.status.as_str(), ours) {
+            ("detaching", _) | ("in-use", true) => Seen::Passing,
+            ("available" | "in-use" | "reserved" | "attaching" | "deleting", false) => {
+                Seen::Reached
+            }
+            (_, _) => Seen::Unexpected,
+        }
+    });
+    match waited {
+        Ok(_) | Err(DriverError::Http { status: 404, .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// How a polled volume stands against what a wait expects.
+enum Seen {
+    Reached,
+    /// On its way: poll again.
+    Passing,
+    /// Neither: the wait ends with `UnexpectedStatus`.
+    Unexpected,
+}
+
+/// The one status wait: polls on `Schedule::status_polls(budget)` until `judge` finds
+/// the volume `Reached` (`expected` names that in the errors).
+fn wait_until(
+    client: &CinderClient,
+    volume_id: &str,
+    expected: &str,
+    budget: Duration,
+    judge: impl Fn(&Volume) -> Seen,
+) -> Result<Volume, DriverError> {
     let started = Instant::now();
     retry(&Schedule::status_polls(budget), |_| {
         let volume = match client.show_volume(volume_id) {
             Ok(v) => v,
             Err(e) => return Next::Done(Err(e)),
         };
-        if volume.status == expected {
-            return Next::Done(Ok(volume));
-        }
-        if !transitional.contains(&volume.status.as_str()) {
-            return Next::Done(Err(DriverError::UnexpectedStatus {
+        match judge(&volume) {
+            Seen::Reached => Next::Done(Ok(volume)),
+            Seen::Unexpected => Next::Done(Err(DriverError::UnexpectedStatus {
                 volume_id: volume_id.into(),
                 expected: expected.into(),
                 status: volume.status,
-            }));
+            })),
+            Seen::Passing => Next::Again(DriverError::Timeout {
+                volume_id: volume_id.into(),
+                expected: expected.into(),
+                last_status: volume.status,
+                waited_s: started.elapsed().as_secs(),
+            }),
         }
-        Next::Again(DriverError::Timeout {
-            volume_id: volume_id.into(),
-            expected: expected.into(),
-            last_status: volume.status,
-            waited_s: started.elapsed().as_secs(),
-        })
     })
 }
 
