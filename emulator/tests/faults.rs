@@ -611,18 +611,7 @@ fn bit_rot_flips_written_bytes_when_the_volume_is_next_attached() {
     let api = env.admin().at("3.54");
     let vid = api.available_volume(1, None);
     ctl.add(json!({"id": "rot", "effect": {"bit_rot": 8, "seed": 3}}));
-    let attach = |api: &common::Api| -> (String, std::path::PathBuf) {
-        let (s, b) = api.post(
-            "/attachments",
-            json!({"attachment": {"volume_uuid": vid, "connector": connector(), "mode": "rw"}}),
-        );
-        assert_eq!(s, 200, "{b}");
-        let a = &b["attachment"];
-        (
-            a["id"].as_str().unwrap().to_string(),
-            a["connection_info"]["device_path"].as_str().unwrap().into(),
-        )
-    };
+    let attach = |api: &common::Api| fault_support::attach_rw(api, &vid);
     // An empty volume has nothing to rot: the attach does not count.
     let (a1, path) = attach(&api);
     assert_eq!(ctl.counters("rot"), (0, 0));

@@ -256,18 +256,7 @@ fn bit_rot_corrupts_an_image_volume_on_its_first_attach_with_data() {
     let api = env.admin().at("3.54");
     let vid = create_named(&api, "image-1234", None);
     api.wait_status(&vid, "available");
-    let attach = || {
-        let (s, b) = api.post(
-            "/attachments",
-            json!({"attachment": {"volume_uuid": vid, "connector": connector(), "mode": "rw"}}),
-        );
-        assert_eq!(s, 200, "{b}");
-        let a = &b["attachment"];
-        (
-            a["id"].as_str().unwrap().to_string(),
-            std::path::PathBuf::from(a["connection_info"]["device_path"].as_str().unwrap()),
-        )
-    };
+    let attach = || attach_rw(&api, &vid);
     let (upload, path) = attach();
     let image: Vec<u8> = (0..200_000u32).map(|i| (i % 13) as u8 + 1).collect();
     std::fs::OpenOptions::new()

@@ -157,6 +157,20 @@ pub fn create_named(api: &Api, name: &str, volume_type: Option<&str>) -> String 
     body["volume"]["id"].as_str().unwrap().to_string()
 }
 
+/// Attaches `vid` read-write: the attachment id and the file the emulator hands out.
+pub fn attach_rw(api: &Api, vid: &str) -> (String, std::path::PathBuf) {
+    let (s, b) = api.post(
+        "/attachments",
+        json!({"attachment": {"volume_uuid": vid, "connector": connector(), "mode": "rw"}}),
+    );
+    assert_eq!(s, 200, "{b}");
+    let a = &b["attachment"];
+    (
+        a["id"].as_str().unwrap().to_string(),
+        a["connection_info"]["device_path"].as_str().unwrap().into(),
+    )
+}
+
 /// The connector glance's os-brick would send.
 pub fn connector() -> Value {
     json!({"initiator": "iqn.1993-08.org.debian:01:test", "ip": "127.0.0.1",

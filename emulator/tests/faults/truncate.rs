@@ -7,25 +7,11 @@ use std::io::{Read, Write};
 use serde_json::{json, Value};
 
 use crate::common::{spawn_emulator, Api};
-use crate::fault_support::{connector, spawn_with_scenario, wait_fired, Control};
-
-/// Attaches `vid` read-write: the attachment id and the file the emulator hands out.
-fn attach(api: &Api, vid: &str) -> (String, std::path::PathBuf) {
-    let (s, b) = api.post(
-        "/attachments",
-        json!({"attachment": {"volume_uuid": vid, "connector": connector(), "mode": "rw"}}),
-    );
-    assert_eq!(s, 200, "{b}");
-    let a = &b["attachment"];
-    (
-        a["id"].as_str().unwrap().to_string(),
-        a["connection_info"]["device_path"].as_str().unwrap().into(),
-    )
-}
+use crate::fault_support::{attach_rw, spawn_with_scenario, wait_fired, Control};
 
 /// Writes `data` at the start of `vid` through an attachment, then detaches.
 fn write_head(api: &Api, vid: &str, data: &[u8]) -> std::path::PathBuf {
-    let (aid, path) = attach(api, vid);
+    let (aid, path) = attach_rw(api, vid);
     let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     f.write_all(data).unwrap();
     f.sync_all().unwrap();
