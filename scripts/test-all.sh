@@ -11,6 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# libcrypto for the driver (Debian's libssl-dev), if the machine lacks it
+bash scripts/build-deps.sh
+
 echo "== cargo test (workspace; hermetic: no network)"
 cargo test --workspace --locked
 

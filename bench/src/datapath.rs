@@ -15,12 +15,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _};
 use serde_json::{json, Value};
-use sha2::Digest as _;
 
-use crate::stats::{mb_per_s, peak_rss_mib, ratio};
+use crate::stats::{cpu_seconds, mb_per_s, peak_rss_mib, ratio};
 use cinderbox_conformance::adapter::{python_glance_store_setup, Adapter, AdapterCommand};
 use cinderbox_driver::config::GlanceConfig;
-use cinderbox_driver::hashing::Md5;
+use cinderbox_driver::hashing::{HashAlgo, Md5, Multihash};
 use cinderbox_driver::{AddRequest, Stores};
 use cinderbox_emulator::testing::Emulator;
 
@@ -76,14 +75,13 @@ enum Digests {
 }
 
 /// Reads the file in the driver's chunk size and computes `which` on this one thread, with
-/// the driver's implementations (RustCrypto's md5, and sha256 with SHA-NI where the CPU
-/// has it): MB/s.
+/// the driver's implementations (OpenSSL's or RustCrypto's, as `md5_impl` reports): MB/s.
 fn hashing(src: &Path, which: Digests) -> anyhow::Result<f64> {
     let t0 = Instant::now();
     let mut r = File::open(src)?;
     let mut buf = vec![0u8; CHUNK];
     let mut md5 = Md5::new();
-    let mut sha = sha2::Sha256::new();
+    let mut sha = Multihash::new(HashAlgo::Sha256);
     let mut total = 0u64;
     loop {
         let n = r.read(&mut buf)?;
@@ -98,7 +96,7 @@ fn hashing(src: &Path, which: Digests) -> anyhow::Result<f64> {
         }
         total += n as u64;
     }
-    std::hint::black_box((md5.finish_hex(), sha.finalize()));
+    std::hint::black_box((md5.finish_hex()?, sha.finish_hex()));
     Ok(mb_per_s(total, t0.elapsed()))
 }
 
@@ -144,12 +142,17 @@ pub fn child(config: &Path, source: &Path, scratch: &Path, store: &str) -> anyho
     let stores = Stores::configure(GlanceConfig::load(config)?)?;
     let image_id = uuid::Uuid::new_v4().to_string();
     let t0 = Instant::now();
+    let cpu0 = cpu_seconds();
     let added = stores.add(
         Some(store),
         &AddRequest::new(&image_id, Some(size)),
         &mut File::open(source)?,
     )?;
     let upload_s = t0.elapsed();
+    // cores kept busy on average by the upload (all the driver's threads)
+    let upload_cores = cpu0
+        .zip(cpu_seconds())
+        .map(|(a, b)| (b - a) / upload_s.as_secs_f64());
     let out = scratch.join("downloaded");
     // Timed: the driver's read path and the write to disk only, like the plain copy.
     let t0 = Instant::now();
@@ -170,7 +173,7 @@ pub fn child(config: &Path, source: &Path, scratch: &Path, store: &str) -> anyho
         }
         md5.update(&buf[..n]);
     }
-    let got = md5.finish_hex();
+    let got = md5.finish_hex()?;
     if total != size || got != added.checksum {
         bail!(
             "downloaded {total} bytes with md5 {got}, uploaded {size} with {}",
@@ -185,6 +188,7 @@ pub fn child(config: &Path, source: &Path, scratch: &Path, store: &str) -> anyho
             "upload_mb_s": mb_per_s(size, upload_s),
             "download_mb_s": mb_per_s(size, download_s),
             "peak_rss_mib": peak_rss_mib(),
+            "upload_cores": upload_cores,
         })
     );
     Ok(())
@@ -195,6 +199,8 @@ struct DriverRun {
     up: f64,
     down: f64,
     rss: f64,
+    /// cores the upload kept busy on average
+    cores: f64,
 }
 
 fn driver_child(
@@ -227,6 +233,7 @@ fn driver_child(
         up: r["upload_mb_s"].as_f64().unwrap_or(0.0),
         down: r["download_mb_s"].as_f64().unwrap_or(0.0),
         rss: r["peak_rss_mib"].as_f64().unwrap_or(0.0),
+        cores: r["upload_cores"].as_f64().unwrap_or(0.0),
     })
 }
 
@@ -340,6 +347,7 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
         let mut theirs = Vec::new();
         let (mut nfs_up_ratios, mut nfs_down_ratios, mut nfs_rsses) =
             (Vec::new(), Vec::new(), Vec::new());
+        let mut cores = Vec::new();
         for _ in 0..rounds_for(quick, size) {
             let c = Ceilings::measure(&src, dir.path())?;
             let (copy, ceiling) = (c.copy, c.pipelined());
@@ -355,13 +363,14 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
             down_ratios.push(ratio(ours.down, copy));
             ups.push(ours.up);
             rsses.push(ours.rss);
+            cores.push(ours.cores);
             ceilings.push(ceiling);
             if let (Ok(upstream), true) = (&upstream, size == 1024 * MIB) {
                 let their = upstream.upload(&src)?;
                 theirs.push(their);
                 vs_upstream.push(ratio(ours.up, their));
             }
-            cells.push(json!({"size_bytes": size, "upload_mb_s": ours.up, "download_mb_s": ours.down, "plain_copy_mb_s": copy, "md5_mb_s": c.md5, "sha256_mb_s": c.sha256, "md5_then_sha256_mb_s": c.serial, "driver_peak_rss_mib": ours.rss,
+            cells.push(json!({"size_bytes": size, "upload_mb_s": ours.up, "download_mb_s": ours.down, "plain_copy_mb_s": copy, "md5_mb_s": c.md5, "sha256_mb_s": c.sha256, "md5_then_sha256_mb_s": c.serial, "driver_peak_rss_mib": ours.rss, "upload_cores": ours.cores,
                 "nfs_upload_mb_s": nfs.up, "nfs_download_mb_s": nfs.down, "nfs_driver_peak_rss_mib": nfs.rss}));
         }
         std::fs::remove_file(&src)?;
@@ -390,6 +399,14 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
             up_text,
             format!("{serial_text} min(md5 then sha256, copy)"),
             format!("{serial_ratio_text}x")
+        ]));
+        let (busy, busy_text) = spread(&cores, 2);
+        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        rows.push(json!([
+            format!("driver CPU during upload {label} (cores busy, all threads)"),
+            busy_text,
+            format!("{ncpu} cores"),
+            format!("{:.2}x", ratio(busy, ncpu))
         ]));
         rows.push(json!([
             format!("driver peak RSS {label} (MiB)"),
@@ -445,5 +462,5 @@ pub fn run(quick: bool) -> anyhow::Result<Value> {
             ""
         ]));
     }
-    Ok(json!({ "cells": cells, "rows": rows }))
+    Ok(json!({ "cells": cells, "rows": rows, "md5_impl": Md5::new().implementation() }))
 }

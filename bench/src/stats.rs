@@ -41,9 +41,44 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// CPU time this process has used, all threads, user + system (`/proc/self/stat`, in clock
+/// ticks of 10 ms: enough for the multi-second rows it serves).
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // fields after the parenthesised command name, which may itself hold spaces
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    const TICKS_PER_S: f64 = 100.0;
+    Some((utime + stime) / TICKS_PER_S)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        // Burns CPU until the counter moves by 50 ms; the wall bound is only a backstop,
+        // generous enough for a loaded machine.
+        let before = cpu_seconds().expect("/proc/self/stat parses");
+        let t0 = std::time::Instant::now();
+        let mut x = 0u64;
+        let mut now = before;
+        while now < before + 0.05 && t0.elapsed() < Duration::from_secs(60) {
+            for _ in 0..1_000_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            now = cpu_seconds().expect("/proc/self/stat parses");
+        }
+        assert!(
+            now >= before + 0.05,
+            "{before} -> {now} after {:?}",
+            t0.elapsed()
+        );
+    }
 
     #[test]
     fn percentiles_are_nearest_rank() {

@@ -5,19 +5,18 @@
 //! protocol, Cinder only through the suite's `Inspector` and the fault control API.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use md5::{Digest as _, Md5};
 
 use crate::adapter::{Adapter, AdapterCommand, GlanceStoreVersion};
 use crate::adapter_target::AdapterPool;
 use crate::faults::TransientFault;
 use crate::invariant::Invariant;
 use crate::machine::Op;
-use crate::model::{hex, Content, GIB};
+use crate::model::{Content, GIB};
 use crate::profile::DriverProfile;
 use crate::runner;
 use crate::session::{EmulatorOptions, Session, Shape, Where};
@@ -526,18 +525,7 @@ pub fn sparse_image(path: &Path, content: Content, head: u64, tail: u64) -> Resu
 
 /// Length and md5 hex of a file.
 pub fn md5_file(path: &Path) -> Result<(u64, String)> {
-    let mut f = File::open(path)?;
-    let mut md5 = Md5::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok((total, hex(&md5.finalize())));
-        }
-        md5.update(&buf[..n]);
-        total += n as u64;
-    }
+    Ok(cinderbox_digest::md5_of(&mut File::open(path)?)?)
 }
 
 /// The table: one row per bug, one column per subject.

@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use md5::{Digest as _, Md5};
-use sha2::Sha256;
+use cinderbox_digest::Digests;
 
 pub const GIB: u64 = 1 << 30;
 
@@ -69,25 +68,23 @@ impl Content {
 
     /// md5 hex and sha256 hex of the whole content (Glance's checksum and multihash).
     pub fn digests(&self) -> (String, String) {
-        let mut md5 = Md5::new();
-        let mut sha = Sha256::new();
+        let mut digests = Digests::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut pos = 0;
         while pos < self.len {
             let n = (self.len - pos).min(buf.len() as u64) as usize;
             self.fill(pos, &mut buf[..n]);
-            md5.update(&buf[..n]);
-            sha.update(&buf[..n]);
+            digests.update(&buf[..n]);
             pos += n as u64;
         }
-        (hex(&md5.finalize()), hex(&sha.finalize()))
+        digests.finish_hex()
     }
 }
 
-/// Lower-case hex, as Glance writes checksums (the `hex` crate: the model imports no driver
-/// code).
+/// Lower-case hex, as Glance writes checksums (the suite's digest crate: the model imports
+/// no driver code).
 pub fn hex(bytes: &[u8]) -> String {
-    ::hex::encode(bytes)
+    cinderbox_digest::hex(bytes)
 }
 
 /// Streams a `Content`.

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use md5::{Digest as _, Md5};
+use cinderbox_digest::Md5;
 use proptest_state_machine::StateMachineTest;
 use uuid::Uuid;
 
 use crate::invariant::Invariant;
 use crate::machine::{BadKind, Call, Conformance, Op, Reference};
-use crate::model::{hex, Content, ErrorClass, Form, ImageKey, Model};
+use crate::model::{Content, ErrorClass, Form, ImageKey, Model};
 use crate::profile::DriverProfile;
 use crate::session::Session;
 use crate::target::TargetError;
@@ -177,7 +177,7 @@ impl Case {
                 sink.seen
             );
         }
-        if offset == 0 && length.is_none() && hex(&sink.md5.finalize()) != content.digests().0 {
+        if offset == 0 && length.is_none() && sink.md5.finish_hex() != content.digests().0 {
             fail!(
                 ReadChecksum,
                 "{op}: md5 of the bytes read back differs from the written image's"

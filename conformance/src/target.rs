@@ -73,7 +73,8 @@ pub trait Target {
 /// - `Config` is `invalid` with `InvalidInput`: an unreadable `glance-api.conf` is the
 ///   caller's input, no backend was asked;
 /// - everything raised while talking to Keystone or Cinder (auth, endpoints, HTTP, time-outs,
-///   unexpected or inconsistent answers, an unusable connector, local I/O) is `backend`.
+///   unexpected or inconsistent answers, an unusable connector, local I/O, a failed md5) is
+///   `backend`.
 ///
 /// No driver error is `unsupported`: the driver implements every op.
 pub fn classify(err: &DriverError) -> ErrorClass {
@@ -94,6 +95,7 @@ pub fn classify(err: &DriverError) -> ErrorClass {
         | DriverError::Forbidden { .. }
         | DriverError::UnsupportedConnector { .. }
         | DriverError::Io { .. }
+        | DriverError::Hashing(_)
         | DriverError::Inconsistent(_) => ErrorClass::Backend,
     }
 }

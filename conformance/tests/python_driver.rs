@@ -6,18 +6,17 @@
 //! test binary needs the `upstream-python` feature, which `scripts/test-all.sh` turns on
 //! (`cargo test -p cinderbox-conformance --features upstream-python --test python_driver`).
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use cinderbox_conformance::adapter::{python_glance_store_setup, Adapter, AdapterCommand};
 use cinderbox_conformance::adapter_target::AdapterPool;
+use cinderbox_conformance::differential;
 use cinderbox_conformance::faults::TransientFault;
 use cinderbox_conformance::invariant::Invariant;
 use cinderbox_conformance::machine::Op;
-use cinderbox_conformance::model::{hex, Content, GIB};
+use cinderbox_conformance::model::{Content, GIB};
 use cinderbox_conformance::planted::catalogue;
 use cinderbox_conformance::profile::DriverProfile;
 use cinderbox_conformance::runner::{self, RunOptions};
@@ -25,7 +24,6 @@ use cinderbox_conformance::session::{
     emulator_glance_conf, EmulatorOptions, Session, Shape, Where,
 };
 use cinderbox_emulator::testing::Emulator;
-use md5::{Digest as _, Md5};
 
 /// The venv's python, built once per test binary (the tests share it; setup.sh must not
 /// run twice at once over the same venv).
@@ -108,7 +106,7 @@ fn planted_bugs_are_caught_by_the_models_invariants_against_upstream() {
         };
         let place = Where::Emulator(EmulatorOptions {
             scenario: None,
-            rules: vec![bug.rule.clone()],
+            rules: bug.rules.clone(),
             state_timeout_s: 5,
             delay: Duration::ZERO,
             nfs: false,
@@ -215,32 +213,12 @@ fn upstream_leaks_the_volume_when_its_create_wait_sees_a_503() {
     assert_eq!(violation.invariant, Invariant::NoVolumeLeak, "{violation}");
 }
 
-/// Writes `content`'s first `head` bytes at the start of a sparse file of `content.len`
-/// bytes whose last `tail` bytes are `content`'s too (the middle reads as zeros, cheaply).
 fn sparse_image(path: &std::path::Path, content: Content, head: u64, tail: u64) -> Vec<u8> {
-    let mut f = File::create(path).expect("create image file");
-    let first = content.bytes(0, head);
-    f.write_all(&first).expect("write head");
-    f.seek(SeekFrom::Start(content.len - tail)).expect("seek");
-    f.write_all(&content.bytes(content.len - tail, tail))
-        .expect("write tail");
-    f.sync_all().expect("sync image file");
-    first
+    differential::sparse_image(path, content, head, tail).expect("writes the sparse image")
 }
 
 fn md5_file(path: &std::path::Path) -> (u64, String) {
-    let mut f = File::open(path).expect("open");
-    let mut md5 = Md5::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0;
-    loop {
-        let n = f.read(&mut buf).expect("read");
-        if n == 0 {
-            return (total, hex(&md5.finalize()));
-        }
-        md5.update(&buf[..n]);
-        total += n as u64;
-    }
+    differential::md5_file(path).expect("reads the image back")
 }
 
 /// KNOWN UPSTREAM BUG, pinned: glance_store_cinder.md §8.3 (bigstack-oss/cubecos#1260) and

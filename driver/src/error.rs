@@ -135,6 +135,10 @@ pub enum DriverError {
     #[error("invalid request: {0}")]
     InvalidInput(String),
 
+    /// The md5 of the image could not be computed (OpenSSL failed mid-stream).
+    #[error("cannot compute the image's md5: {0}")]
+    Hashing(String),
+
     #[error("Cinder answered inconsistently: {0}; the deployment may be misbehaving, check the Cinder logs")]
     Inconsistent(String),
 }

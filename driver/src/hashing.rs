@@ -3,25 +3,74 @@
 use std::str::FromStr;
 
 use md5::Digest;
+#[cfg(not(feature = "openssl"))]
 use sha2::{Sha256, Sha512};
 
-/// md5 over a stream of chunks (RustCrypto's `md-5`; OpenSSL's runs about 1.28× faster
-/// here, but linking libcrypto would make the wheel non-manylinux: see bench/README.md).
-#[derive(Default)]
-pub struct Md5(md5::Md5);
+use crate::error::DriverError;
+
+/// md5 over a stream of chunks. md5 bounds the upload pipeline (sha256 runs at more than
+/// twice its speed with SHA-NI), so OpenSSL's is used where the `openssl` feature is on
+/// (about 1.3× RustCrypto's `md-5` here); RustCrypto's where it is off or OpenSSL refuses
+/// md5 (FIPS mode).
+pub struct Md5(Md5Impl);
+
+enum Md5Impl {
+    #[cfg(feature = "openssl")]
+    OpenSsl(openssl::hash::Hasher),
+    Rust(md5::Md5),
+    /// OpenSSL failed part-way (it never has for md5): the digest is lost, and `finish_hex` says so.
+    Failed(String),
+}
+
+impl Default for Md5 {
+    fn default() -> Md5 {
+        Md5::new()
+    }
+}
 
 impl Md5 {
     pub fn new() -> Md5 {
-        Md5(md5::Md5::new())
+        #[cfg(feature = "openssl")]
+        if let Ok(hasher) = openssl::hash::Hasher::new(openssl::hash::MessageDigest::md5()) {
+            return Md5(Md5Impl::OpenSsl(hasher));
+        }
+        Md5(Md5Impl::Rust(md5::Md5::new()))
+    }
+
+    /// Which implementation hashes (reported by the benchmark).
+    pub fn implementation(&self) -> &'static str {
+        match &self.0 {
+            #[cfg(feature = "openssl")]
+            Md5Impl::OpenSsl(_) => "openssl",
+            Md5Impl::Rust(_) => "rustcrypto",
+            Md5Impl::Failed(_) => "failed",
+        }
     }
 
     pub fn update(&mut self, data: &[u8]) {
-        self.0.update(data);
+        match &mut self.0 {
+            #[cfg(feature = "openssl")]
+            Md5Impl::OpenSsl(hasher) => {
+                if let Err(e) = hasher.update(data) {
+                    self.0 = Md5Impl::Failed(e.to_string());
+                }
+            }
+            Md5Impl::Rust(hasher) => hasher.update(data),
+            Md5Impl::Failed(_) => {}
+        }
     }
 
     /// The lower-case hex digest.
-    pub fn finish_hex(self) -> String {
-        hex(&self.0.finalize())
+    pub fn finish_hex(self) -> Result<String, DriverError> {
+        match self.0 {
+            #[cfg(feature = "openssl")]
+            Md5Impl::OpenSsl(mut hasher) => hasher
+                .finish()
+                .map(|digest| hex(&digest))
+                .map_err(|e| DriverError::Hashing(e.to_string())),
+            Md5Impl::Rust(hasher) => Ok(hex(&hasher.finalize())),
+            Md5Impl::Failed(why) => Err(DriverError::Hashing(why)),
+        }
     }
 }
 
@@ -55,15 +104,58 @@ impl FromStr for HashAlgo {
     }
 }
 
-enum Multi {
+/// The multihash (`os_hash_value`): OpenSSL's SHA-2 with the `openssl` feature (its
+/// low-level API cannot fail; about 1.2× RustCrypto's with SHA-NI here), RustCrypto's
+/// without.
+pub struct Multihash(MultiImpl);
+
+enum MultiImpl {
+    #[cfg(feature = "openssl")]
+    Sha256(openssl::sha::Sha256),
+    #[cfg(feature = "openssl")]
+    Sha512(openssl::sha::Sha512),
+    #[cfg(not(feature = "openssl"))]
     Sha256(Sha256),
+    #[cfg(not(feature = "openssl"))]
     Sha512(Sha512),
+}
+
+impl Multihash {
+    pub fn new(algo: HashAlgo) -> Multihash {
+        #[cfg(feature = "openssl")]
+        use openssl::sha::{Sha256, Sha512};
+        Multihash(match algo {
+            HashAlgo::Sha256 => MultiImpl::Sha256(Sha256::new()),
+            HashAlgo::Sha512 => MultiImpl::Sha512(Sha512::new()),
+        })
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        match &mut self.0 {
+            MultiImpl::Sha256(h) => h.update(data),
+            MultiImpl::Sha512(h) => h.update(data),
+        }
+    }
+
+    /// The lower-case hex digest.
+    pub fn finish_hex(self) -> String {
+        #[cfg(feature = "openssl")]
+        return match self.0 {
+            MultiImpl::Sha256(h) => hex(&h.finish()),
+            MultiImpl::Sha512(h) => hex(&h.finish()),
+        };
+        #[cfg(not(feature = "openssl"))]
+        return match self.0 {
+            MultiImpl::Sha256(h) => hex(&h.finalize()),
+            MultiImpl::Sha512(h) => hex(&h.finalize()),
+        };
+    }
 }
 
 /// Feeds every chunk to md5 and the multihash at once.
 pub struct ImageHasher {
     md5: Md5,
-    multi: Multi,
+    multi: Multihash,
 }
 
 /// Hex digests of an image.
@@ -77,29 +169,20 @@ impl ImageHasher {
     pub fn new(algo: HashAlgo) -> ImageHasher {
         ImageHasher {
             md5: Md5::new(),
-            multi: match algo {
-                HashAlgo::Sha256 => Multi::Sha256(Sha256::new()),
-                HashAlgo::Sha512 => Multi::Sha512(Sha512::new()),
-            },
+            multi: Multihash::new(algo),
         }
     }
 
     pub fn update(&mut self, chunk: &[u8]) {
         self.md5.update(chunk);
-        match &mut self.multi {
-            Multi::Sha256(h) => h.update(chunk),
-            Multi::Sha512(h) => h.update(chunk),
-        }
+        self.multi.update(chunk);
     }
 
-    pub fn finish(self) -> Checksums {
-        Checksums {
-            checksum: self.md5.finish_hex(),
-            multihash: match self.multi {
-                Multi::Sha256(h) => hex(&h.finalize()),
-                Multi::Sha512(h) => hex(&h.finalize()),
-            },
-        }
+    pub fn finish(self) -> Result<Checksums, DriverError> {
+        Ok(Checksums {
+            checksum: self.md5.finish_hex()?,
+            multihash: self.multi.finish_hex(),
+        })
     }
 }
 
@@ -118,7 +201,7 @@ mod tests {
         for chunk in chunks {
             hasher.update(chunk);
         }
-        let sums = hasher.finish();
+        let sums = hasher.finish().expect("md5 works");
         assert_eq!(
             (sums.checksum.as_str(), sums.multihash.as_str()),
             expected,

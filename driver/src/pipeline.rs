@@ -7,9 +7,8 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use sha2::{Digest, Sha256, Sha512};
-
-use crate::hashing::{hex, Checksums, HashAlgo, Md5};
+use crate::error::DriverError;
+use crate::hashing::{Checksums, HashAlgo, Md5, Multihash};
 
 /// Buffers in the pool: one being filled, the others queued for the hashers and the writer.
 /// The pipeline never holds more than `POOL_BUFFERS × chunk` bytes of image data.
@@ -77,11 +76,6 @@ impl BufferPool {
     }
 }
 
-enum Multi {
-    Sha256(Sha256),
-    Sha512(Sha512),
-}
-
 fn spawn_hasher<H: Send + 'static, R: Send + 'static>(
     name: &str,
     mut state: H,
@@ -103,28 +97,18 @@ fn spawn_hasher<H: Send + 'static, R: Send + 'static>(
 
 /// md5 and the multihash on two threads, fed the same chunks in order.
 pub struct ParallelHasher {
-    md5: (Sender<Chunk>, JoinHandle<String>),
+    md5: (Sender<Chunk>, JoinHandle<Result<String, DriverError>>),
     multi: (Sender<Chunk>, JoinHandle<String>),
 }
 
 impl ParallelHasher {
     pub fn new(algo: HashAlgo) -> ParallelHasher {
         let md5 = spawn_hasher("cinderbox-md5", Md5::new(), Md5::update, Md5::finish_hex);
-        let multi_state = match algo {
-            HashAlgo::Sha256 => Multi::Sha256(Sha256::new()),
-            HashAlgo::Sha512 => Multi::Sha512(Sha512::new()),
-        };
         let multi = spawn_hasher(
             "cinderbox-multihash",
-            multi_state,
-            |h, b| match h {
-                Multi::Sha256(h) => h.update(b),
-                Multi::Sha512(h) => h.update(b),
-            },
-            |h| match h {
-                Multi::Sha256(h) => hex(&h.finalize()),
-                Multi::Sha512(h) => hex(&h.finalize()),
-            },
+            Multihash::new(algo),
+            Multihash::update,
+            Multihash::finish_hex,
         );
         ParallelHasher { md5, multi }
     }
@@ -137,18 +121,18 @@ impl ParallelHasher {
     }
 
     /// Waits for both hashers to reach the end of the data.
-    pub fn finish(self) -> Checksums {
+    pub fn finish(self) -> Result<Checksums, DriverError> {
         let ParallelHasher { md5, multi } = self;
         drop(md5.0);
         drop(multi.0);
-        let join = |h: JoinHandle<String>| {
+        fn join<R>(h: JoinHandle<R>) -> R {
             h.join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        };
-        Checksums {
-            checksum: join(md5.1),
-            multihash: join(multi.1),
         }
+        Ok(Checksums {
+            checksum: join(md5.1)?,
+            multihash: join(multi.1),
+        })
     }
 }
 
@@ -223,7 +207,7 @@ mod tests {
                 hasher.update(&chunk);
                 serial.update(part);
             }
-            assert_eq!(hasher.finish(), serial.finish(), "{algo:?}");
+            assert_eq!(hasher.finish().ok(), serial.finish().ok(), "{algo:?}");
         }
     }
 

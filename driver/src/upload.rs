@@ -398,7 +398,7 @@ impl Upload<'_> {
             client.replace_metadata(&volume_id, &metadata(written))?;
         }
         client.set_readonly(&volume_id, true)?;
-        let sums = hasher.finish();
+        let sums = hasher.finish()?;
         if !store.checks_cinder() {
             return Ok((written, sums));
         }

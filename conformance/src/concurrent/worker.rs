@@ -5,12 +5,12 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
-use md5::{Digest as _, Md5};
+use cinderbox_digest::Md5;
 
 use super::{Driver, Got};
 use crate::adapter::Adapter;
 use crate::adapter_target::comparable;
-use crate::model::{hex, Content, ErrorClass};
+use crate::model::{Content, ErrorClass};
 use crate::target::{DriverTarget, Target};
 
 pub(super) enum Worker {
@@ -89,7 +89,7 @@ impl Worker {
         };
         Ok(Got::Bytes {
             len,
-            md5: hex(&md5.finalize()),
+            md5: md5.finish_hex(),
         })
     }
 

@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cinderbox_driver::config::GlanceConfig;
-use cinderbox_driver::hashing::ImageHasher;
-use cinderbox_driver::HashAlgo;
 use cinderbox_driver::Stores;
 use cinderbox_emulator::config::{Delays, World};
 use cinderbox_emulator::faults::Scenario;
@@ -191,48 +189,37 @@ impl std::io::Read for Generated {
     }
 }
 
-/// A reader that hashes what passes through it (md5 and sha256, hex). sha256 comes from
-/// `sha2` directly; md5 through the driver's hasher only because md-5 inlines its
-/// compression into the caller, which in the unoptimized test crate runs at ~40 MB/s
-/// (the driver's hasher is itself checked against known digests in its unit tests).
+/// A reader that hashes what passes through it (md5 and sha256, hex), with the suite's own
+/// digests (`cinderbox-digest`, built optimised even in tests), not the driver's.
 pub struct Hashing<R> {
     pub inner: R,
-    md5: ImageHasher,
-    sha256: sha2::Sha256,
+    digests: cinderbox_digest::Digests,
     pub bytes: u64,
 }
 
 impl<R> Hashing<R> {
     pub fn new(inner: R) -> Hashing<R> {
-        use sha2::Digest;
         Hashing {
             inner,
-            md5: ImageHasher::new(HashAlgo::Sha256),
-            sha256: sha2::Sha256::new(),
+            digests: cinderbox_digest::Digests::new(),
             bytes: 0,
         }
     }
 
     /// (md5, sha256) in hex.
     pub fn finish(self) -> (String, String) {
-        use sha2::Digest;
-        (self.md5.finish().checksum, hex(&self.sha256.finalize()))
+        self.digests.finish_hex()
     }
 }
 
 impl<R: std::io::Read> std::io::Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use sha2::Digest;
         let n = self.inner.read(buf)?;
-        self.md5.update(&buf[..n]);
-        self.sha256.update(&buf[..n]);
+        self.digests.update(&buf[..n]);
         self.bytes += n as u64;
         Ok(n)
     }
 }
-
-/// Lower-case hex: the suite's own (the model's), not the driver's helper.
-pub use cinderbox_conformance::model::hex;
 
 /// Reads everything, hashing it; returns (bytes, md5, sha256).
 pub fn hash_all(reader: impl std::io::Read) -> std::io::Result<(u64, String, String)> {

@@ -14,7 +14,7 @@ pub const EXIT_CODES: &str = "Exit codes:
   4  store disabled (its volume type is missing, or no credentials), or the volume
      belongs to a disabled store
   5  backend or I/O failure: Cinder/Keystone error, unreachable, timeout, storage full,
-     a store that could not be checked, device or local file I/O";
+     a store that could not be checked, device or local file I/O, hashing";
 
 /// One row of the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,7 @@ impl Code {
             | DriverError::StorageFull { .. }
             | DriverError::UnsupportedConnector { .. }
             | DriverError::Io { .. }
+            | DriverError::Hashing(_)
             | DriverError::Inconsistent(_) => Code::Backend,
         }
     }
