@@ -13,8 +13,9 @@ use crate::profile::DriverProfile;
 #[derive(Clone, Debug)]
 pub struct Planted {
     pub name: &'static str,
-    /// A fault rule as the control API takes it (the fields of a scenario `[[rule]]`).
-    pub rule: Value,
+    /// The fault rules, as the control API takes them (the fields of a scenario `[[rule]]`):
+    /// most bugs are one rule.
+    pub rules: Vec<Value>,
     /// What it simulates, in a line.
     pub what: &'static str,
     /// The invariant that catches it against a trusting driver.
@@ -50,7 +51,7 @@ pub fn catalogue() -> Vec<Planted> {
     vec![
         Planted {
             name: "bit rot",
-            rule: json!({"id": "planted-bit-rot", "effect": {"bit_rot": 8, "seed": 7}}),
+            rules: vec![json!({"id": "planted-bit-rot", "effect": {"bit_rot": 8, "seed": 7}})],
             what: "bytes at rest change between upload and download",
             caught_by: Invariant::ReadBytes,
             except: &[],
@@ -58,8 +59,10 @@ pub fn catalogue() -> Vec<Planted> {
         },
         Planted {
             name: "wrong volume type",
-            rule: json!({"id": "planted-wrong-type", "operation": "volume.create",
+            rules: vec![
+                json!({"id": "planted-wrong-type", "operation": "volume.create",
                          "effect": {"lie": "volume_type", "volume_type": "glance-new"}}),
+            ],
             what: "Cinder creates the volume with another type than asked",
             caught_by: Invariant::VolumeType,
             except: &[],
@@ -67,10 +70,10 @@ pub fn catalogue() -> Vec<Planted> {
         },
         Planted {
             name: "lost metadata write",
-            rule: json!({"id": "planted-lost-metadata",
+            rules: vec![json!({"id": "planted-lost-metadata",
                          "operation": ["volume.metadata.create", "volume.metadata.replace",
                                        "volume.metadata.update_key"],
-                         "effect": {"lie": "ack"}}),
+                         "effect": {"lie": "ack"}})],
             what: "metadata writes are acknowledged, not applied",
             caught_by: Invariant::ImageSize,
             except: &[],
@@ -78,8 +81,10 @@ pub fn catalogue() -> Vec<Planted> {
         },
         Planted {
             name: "silent delete",
-            rule: json!({"id": "planted-silent-delete", "operation": "volume.delete",
+            rules: vec![
+                json!({"id": "planted-silent-delete", "operation": "volume.delete",
                          "effect": {"lie": "ack"}}),
+            ],
             what: "deletes are acknowledged (202), not applied",
             caught_by: Invariant::DeletedIsGone,
             // drivers whose delete returns at once are polled by the runner until the bound
@@ -94,8 +99,10 @@ pub fn catalogue() -> Vec<Planted> {
             // only on volumes a driver uploaded (they carry `image_owner`): the harness's
             // own detach after filling a legacy volume would otherwise stick too and wait
             // out its 120 s bound
-            rule: json!({"id": "planted-sticky-attachment", "operation": "attachment.delete",
+            rules: vec![
+                json!({"id": "planted-sticky-attachment", "operation": "attachment.delete",
                          "volume_metadata": {"image_owner": "*"}, "effect": {"lie": "ack"}}),
+            ],
             what: "attachment deletes are acknowledged, not applied: the volume stays attached",
             // Cinder itself refuses the driver's next call on the still-attached volume
             // (`os-update_readonly_flag` "status must be available … in-use", upstream's
@@ -107,9 +114,9 @@ pub fn catalogue() -> Vec<Planted> {
         },
         Planted {
             name: "truncation on extend",
-            rule: json!({"id": "planted-truncate-on-extend",
+            rules: vec![json!({"id": "planted-truncate-on-extend",
                          "operation": "volume.action.os-extend",
-                         "effect": {"truncate": true}}),
+                         "effect": {"truncate": true}})],
             what: "an extend grows the volume but discards the bytes it held",
             // the upload's answer reports the bytes sent; only reading back shows the
             // first GiB is zeros
@@ -118,6 +125,29 @@ pub fn catalogue() -> Vec<Planted> {
             // in `tests/python_driver.rs`): a run would show its bug, not the planted one
             except: &[("python-glance-store", None)],
             large: true,
+        },
+        Planted {
+            name: "ready while still creating",
+            // the create never finishes (cinder-volume lost it), yet every show of the
+            // volume answers `available`; only on volumes a driver uploads (they carry
+            // `image_owner`), so the harness's legacy volumes are made as usual, and the
+            // inspector's listings are never lied to
+            rules: vec![
+                json!({"id": "planted-stuck-create", "operation": "volume.create",
+                       "volume_metadata": {"image_owner": "*"},
+                       "effect": {"transition": "stay"}}),
+                json!({"id": "planted-status-lie", "operation": "volume.show",
+                       "volume_metadata": {"image_owner": "*"},
+                       "effect": {"lie": "status", "status": "available"}}),
+            ],
+            what: "Cinder reports a volume available while its create never finished",
+            // Cinder's own checks still see `creating`: the reservation is refused ("status
+            // must be available or downloading to reserve, but the current status is
+            // creating"), so the upload a trusting driver believed ready fails, and the
+            // model expected it to succeed
+            caught_by: Invariant::Outcome,
+            except: &[],
+            large: false,
         },
     ]
 }

@@ -44,18 +44,18 @@ fn ours() -> Box<dyn Target + Send> {
     Box::new(DriverTarget::new())
 }
 
-fn planted_rule(name: &str) -> Value {
+fn planted_rules(name: &str) -> Vec<Value> {
     catalogue()
         .into_iter()
         .find(|p| p.name == name)
         .unwrap_or_else(|| panic!("no planted bug {name:?}"))
-        .rule
+        .rules
 }
 
 /// Replays `ops` with the planted bug `bug` against `target`: it must break `invariant`;
 /// and without the bug the same sequence must pass.
 fn regression(bug: &str, target: Driver, ops: Vec<Op>, invariant: Invariant) {
-    let (got, _session) = replay_ops(session(vec![planted_rule(bug)], target), ops.clone());
+    let (got, _session) = replay_ops(session(planted_rules(bug), target), ops.clone());
     let violation = got.expect_err("the regression fails again");
     assert_eq!(
         violation.invariant, invariant,
@@ -146,6 +146,19 @@ fn our_driver_refuses_a_silent_delete() {
 fn attachment_left_by_a_detach_fails_the_upload_on_outcome() {
     regression(
         "attachment left by a detach",
+        TRUSTING,
+        vec![upload(0, 16, true)],
+        Invariant::Outcome,
+    );
+}
+
+/// Postmortem: Cinder answered `available` to every show of a volume whose create never
+/// finished; a driver that believes the show asks to attach a `creating` volume, Cinder
+/// refuses the reservation, and the upload fails where the model expects success.
+#[test]
+fn ready_while_still_creating_fails_the_upload_on_outcome() {
+    regression(
+        "ready while still creating",
         TRUSTING,
         vec![upload(0, 16, true)],
         Invariant::Outcome,

@@ -123,7 +123,7 @@ fn catches(bug: &Planted, dir: &Path) -> (Invariant, usize) {
     let regressions = dir.join(format!("{}.txt", bug.name.replace(' ', "-")));
     let started = std::time::Instant::now();
     let report = run_with(
-        vec![bug.rule.clone()],
+        bug.rules.clone(),
         &options(24, 0xb06, STEPS, Some(regressions.clone())),
         TRUSTING,
     );
@@ -177,7 +177,7 @@ fn catches(bug: &Planted, dir: &Path) -> (Invariant, usize) {
     );
     let mut replay = options(0, 1, STEPS, Some(regressions));
     replay.max_shrink_iters = 0;
-    let again = run_with(vec![bug.rule.clone()], &replay, TRUSTING);
+    let again = run_with(bug.rules.clone(), &replay, TRUSTING);
     assert!(
         !again.cases.is_empty() && again.cases.iter().all(|c| c.replayed) && again.failed() >= 1,
         "{}: replay of the persisted seeds: {:?}",
@@ -262,7 +262,7 @@ fn planted_bugs_needing_a_gib_crossing_upload_are_caught_on_a_fixed_sequence() {
     for bug in &bugs {
         let want = bug.caught_by(&DriverProfile::RUST_TRUSTING);
         let started = std::time::Instant::now();
-        let (got, _session) = replay_ops(session(vec![bug.rule.clone()]), ops.clone());
+        let (got, _session) = replay_ops(session(bug.rules.clone()), ops.clone());
         let violation = got.expect_err("the planted bug is caught");
         eprintln!(
             "{}: fixed sequence of {} steps in {:.1}s; caught by [{}]: {}",

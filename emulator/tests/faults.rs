@@ -12,6 +12,7 @@ use fault_support::*;
 use serde_json::{json, Value};
 
 mod holds;
+mod status_lie;
 mod truncate;
 
 fn statuses(api: &common::Api, path: &str, n: usize) -> Vec<u16> {

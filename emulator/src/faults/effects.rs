@@ -61,6 +61,14 @@ where
             next(rewrite_volume_type(&body, &t)).await
         }
         HttpEffect::Lie(Lie::Ack) => ack(faults, call, body, next).await,
+        HttpEffect::Lie(Lie::Status(status)) => {
+            let real = next(body).await;
+            if !real.status().is_success() {
+                return real;
+            }
+            call.note(&format!("lie: status reported as {status}"));
+            rewrite_volume_status(real, status).await
+        }
         HttpEffect::RefuseReserve { status } => {
             let Some(spec) = refusal(faults, &body, status) else {
                 // no such volume: the real handler's 404 (or 400) stays
@@ -141,6 +149,28 @@ fn rewrite_volume_type(body: &Bytes, type_name: &str) -> Bytes {
         }
         None => body.clone(),
     }
+}
+
+/// The show answer with `volume.status` replaced (headers and code kept); an answer that is
+/// not a volume passes unchanged.
+async fn rewrite_volume_status(resp: Response, status: VolumeStatus) -> Response {
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return closed_connection();
+    };
+    let rewritten = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(mut v) => match v.pointer_mut("/volume/status") {
+            Some(s) => {
+                *s = json!(status.as_str());
+                Bytes::from(v.to_string())
+            }
+            None => bytes,
+        },
+        Err(_) => bytes,
+    };
+    let mut parts = parts;
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(rewritten))
 }
 
 /// Acknowledges without applying. Metadata writes run and are then undone (so the

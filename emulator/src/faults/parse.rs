@@ -343,6 +343,7 @@ fn check_fit(m: &Match, effect: &Effect) -> Result<(), RuleError> {
                 let (allowed, what): (&[&str], _) = match lie {
                     Lie::Ack => (operations::ACKABLE, "lie = \"ack\""),
                     Lie::VolumeType(_) => (&["volume.create"], "lie = \"volume_type\""),
+                    Lie::Status(_) => (&["volume.show"], "lie = \"status\""),
                 };
                 if !ops_within(allowed) {
                     return Err(err(

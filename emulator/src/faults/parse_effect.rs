@@ -222,10 +222,22 @@ fn http(v: Shape<EffectTable>, field: &str) -> Result<HttpEffect, RuleError> {
         return Ok(HttpEffect::Close);
     }
     if let Some(l) = t.lie {
-        only(&keys, field, &["lie", "volume_type"])?;
+        only(&keys, field, &["lie", "volume_type", "status"])?;
+        if t.status.is_some() && l != "status" {
+            return Err(err(&f("status"), "only with lie = \"status\""));
+        }
         return match (l.as_str(), t.volume_type) {
             ("ack", None) => Ok(HttpEffect::Lie(Lie::Ack)),
-            ("ack", Some(_)) => Err(err(&f("volume_type"), "only with lie = \"volume_type\"")),
+            ("ack", Some(_)) | ("status", Some(_)) => {
+                Err(err(&f("volume_type"), "only with lie = \"volume_type\""))
+            }
+            ("status", None) => match t.status {
+                Some(s) => Ok(HttpEffect::Lie(Lie::Status(volume_status(
+                    &s,
+                    &f("status"),
+                )?))),
+                None => Err(err(&f("status"), "missing: the status to report instead")),
+            },
             ("volume_type", Some(vt)) => Ok(HttpEffect::Lie(Lie::VolumeType(nonempty(
                 vt,
                 &f("volume_type"),
@@ -234,7 +246,10 @@ fn http(v: Shape<EffectTable>, field: &str) -> Result<HttpEffect, RuleError> {
                 &f("volume_type"),
                 "missing: the type to create instead",
             )),
-            _ => Err(err(&f("lie"), "one of \"ack\", \"volume_type\"")),
+            _ => Err(err(
+                &f("lie"),
+                "one of \"ack\", \"volume_type\", \"status\"",
+            )),
         };
     }
     if let Some(status) = t.refuse {

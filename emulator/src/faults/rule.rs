@@ -99,6 +99,9 @@ pub enum Lie {
     Ack,
     /// Create the volume with this type instead of the one asked for.
     VolumeType(String),
+    /// Answer a volume show with this status instead of the volume's own (a Cinder that
+    /// reports a volume ready while it is not); nothing is changed.
+    Status(VolumeStatus),
 }
 
 /// Effects that answer (or delay) an HTTP request; the items of a sequence.
