@@ -39,7 +39,7 @@ say "building the wheel"
 rm -rf "$WHEELS"
 started=$SECONDS
 set +e
-(cd "$HERE" && CARGO_TARGET_DIR=$TARGET "$BUILD_VENV/bin/maturin" build --release --locked \
+(cd "$HERE" && PATH=$BUILD_VENV/bin:$PATH CARGO_TARGET_DIR=$TARGET "$BUILD_VENV/bin/maturin" build --release --locked \
     --out "$WHEELS") >"$TARGET/wheel-build.log" 2>&1
 rc=$?
 set -e

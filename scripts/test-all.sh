@@ -17,6 +17,9 @@ bash scripts/build-deps.sh
 echo "== cargo test (workspace; hermetic: no network)"
 cargo test --workspace --locked
 
+echo "== the driver without OpenSSL (RustCrypto's md5 and SHA-2): its unit tests"
+cargo test -p cinderbox-driver --no-default-features --lib --locked
+
 # Upstream glance_store (Python) through its adapter: these build a venv from PyPI
 # (conformance/adapters/python-glance-store/setup.sh), so they sit behind a feature.
 echo "== upstream glance_store through the adapter (builds the venv from PyPI)"

@@ -19,6 +19,7 @@ enum Md5Impl {
     OpenSsl(openssl::hash::Hasher),
     Rust(md5::Md5),
     /// OpenSSL failed part-way (it never has for md5): the digest is lost, and `finish_hex` says so.
+    #[cfg(feature = "openssl")]
     Failed(String),
 }
 
@@ -43,6 +44,7 @@ impl Md5 {
             #[cfg(feature = "openssl")]
             Md5Impl::OpenSsl(_) => "openssl",
             Md5Impl::Rust(_) => "rustcrypto",
+            #[cfg(feature = "openssl")]
             Md5Impl::Failed(_) => "failed",
         }
     }
@@ -56,6 +58,7 @@ impl Md5 {
                 }
             }
             Md5Impl::Rust(hasher) => hasher.update(data),
+            #[cfg(feature = "openssl")]
             Md5Impl::Failed(_) => {}
         }
     }
@@ -69,6 +72,7 @@ impl Md5 {
                 .map(|digest| hex(&digest))
                 .map_err(|e| DriverError::Hashing(e.to_string())),
             Md5Impl::Rust(hasher) => Ok(hex(&hasher.finalize())),
+            #[cfg(feature = "openssl")]
             Md5Impl::Failed(why) => Err(DriverError::Hashing(why)),
         }
     }
@@ -224,6 +228,31 @@ mod tests {
         // chunking does not change the result
         check(&[b"a", b"", b"bc"], HashAlgo::Sha256, abc);
         check(&[b"abc"], HashAlgo::Sha512, ("900150983cd24fb0d6963f7d28e17f72", "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"));
+    }
+
+    /// OpenSSL's digests (the default) equal RustCrypto's on data in odd-sized chunks.
+    #[cfg(feature = "openssl")]
+    #[test]
+    fn openssl_and_rustcrypto_agree() {
+        use sha2::Digest as _;
+        let data: Vec<u8> = (0..(1u32 << 20) + 3)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let mut md5 = Md5::new();
+        assert_eq!(md5.implementation(), "openssl");
+        let mut sha256 = Multihash::new(HashAlgo::Sha256);
+        let mut sha512 = Multihash::new(HashAlgo::Sha512);
+        for part in data.chunks(65_537) {
+            md5.update(part);
+            sha256.update(part);
+            sha512.update(part);
+        }
+        assert_eq!(
+            md5.finish_hex().expect("md5"),
+            hex(&md5::Md5::digest(&data))
+        );
+        assert_eq!(sha256.finish_hex(), hex(&sha2::Sha256::digest(&data)));
+        assert_eq!(sha512.finish_hex(), hex(&sha2::Sha512::digest(&data)));
     }
 
     #[test]
