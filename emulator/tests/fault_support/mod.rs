@@ -74,6 +74,18 @@ impl Control {
         self.send(reqwest::Method::POST, "/faults", Some(raw))
     }
 
+    /// Each raw rule is refused with a 400 whose message contains its text, and none of
+    /// them was added.
+    pub fn assert_refused(&self, cases: &[(&str, &str)]) {
+        for (raw, want) in cases {
+            let (status, body) = self.try_add(raw);
+            assert_eq!(status, 400, "{raw}: {body}");
+            let msg = body["badRequest"]["message"].as_str().unwrap_or_default();
+            assert!(msg.contains(want), "{raw}: {msg:?} lacks {want:?}");
+        }
+        assert!(self.list().is_empty(), "nothing refused was added");
+    }
+
     pub fn list(&self) -> Vec<Value> {
         let (status, body) = self.send(reqwest::Method::GET, "/faults", None);
         assert_eq!(status, 200, "{body}");
