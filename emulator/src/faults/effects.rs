@@ -154,7 +154,7 @@ fn rewrite_volume_type(body: &Bytes, type_name: &str) -> Bytes {
 /// The show answer with `volume.status` replaced (headers and code kept); an answer that is
 /// not a volume passes unchanged.
 async fn rewrite_volume_status(resp: Response, status: VolumeStatus) -> Response {
-    let (parts, body) = resp.into_parts();
+    let (mut parts, body) = resp.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return closed_connection();
     };
@@ -168,7 +168,6 @@ async fn rewrite_volume_status(resp: Response, status: VolumeStatus) -> Response
         },
         Err(_) => bytes,
     };
-    let mut parts = parts;
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(rewritten))
 }
